@@ -1,0 +1,94 @@
+"""The world's physics: how mechanisms become golden signals, and how time moves them.
+
+Pure array code over a batch of episodes. Faults do not write signals directly: they switch on
+mechanisms (a defect, a leak, a crashed cache, injected traffic) and the signals, their upstream
+propagation and the resulting cascades follow from the same few equations for every fault.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from supportgym.catalog import ACC_BASELINE, ACC_HARM_THRESHOLD, DEFECT_DECAY
+from supportgym.kernels import advance_kernel, signals_kernel
+from supportgym.params import Params
+from supportgym.state import State
+
+#: Impact (share of users hurt) below which the incident counts as mitigated.
+MITIGATED_IMPACT = 0.02
+#: Impact during the post-resolution window above which a closed incident reopens.
+REOPEN_IMPACT = 0.05
+
+
+class Signals:
+    """Golden signals of every service at one instant.
+
+    ``table`` (B, 9, N) holds the per-service rows named by the properties, so the compiled
+    kernel fills one array; ``impact`` (B,) is the share of user requests hurt at the edge;
+    ``conditions`` (B, N, 4) the true alert conditions (errors, latency, saturation, down).
+    """
+
+    __slots__ = ("table", "impact", "conditions")
+
+    def __init__(self, batch: int, n: int):
+        self.table = np.empty((batch, 9, n))
+        self.impact = np.empty(batch)
+        self.conditions = np.empty((batch, n, 4), dtype=bool)
+
+    load = property(lambda self: self.table[:, 0], doc="(B, N) requests per unit of healthy edge traffic")
+    utilisation = property(lambda self: self.table[:, 1], doc="(B, N) load / capacity")
+    err_own = property(lambda self: self.table[:, 2], doc="(B, N) error rate a service causes itself")
+    latency_own = property(lambda self: self.table[:, 3], doc="(B, N) own latency, ms")
+    err = property(lambda self: self.table[:, 4], doc="(B, N) error rate including its callees'")
+    latency = property(lambda self: self.table[:, 5], doc="(B, N) latency including its callees', ms")
+    latency_ratio = property(lambda self: self.table[:, 6], doc="(B, N) latency / healthy latency")
+    saturation = property(lambda self: self.table[:, 7], doc="(B, N) max of utilisation and resource levels")
+    down = property(lambda self: self.table[:, 8] > 0.5, doc="(B, N) bool: down (restarting or crashed)")
+
+
+def signals(p: Params, s: State, capacity_during: np.ndarray | None = None) -> Signals:
+    """The golden signals of the current state.
+
+    ``capacity_during`` (B, N) scales capacity while an action runs (0 = down for a restart).
+    Per service: load = entry traffic (times the daily curve, plus any injected spike) carried
+    down the calls by ``load_matrix``, plus a dead cache's hits landing on its database;
+    capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
+    own latency = base x (1 + 0.5 q/(1-q) + defect and leak slowdowns) with q = min(u, 0.95);
+    own error = defects + leaks over threshold + the share shed beyond capacity (1 - 1/u), or 1
+    when down. Effective error and latency carry the callees' up the calls (``propagation``);
+    user impact is the entry-weighted share of requests failing or over the latency SLO.
+    """
+    during = np.ones_like(s.cache_down) if capacity_during is None else capacity_during
+    out = Signals(*s.cache_down.shape)
+    signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.propagation,
+                   s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, during, out.table, out.impact,
+                   out.conditions)
+    return out
+
+
+def advance(s: State, dt: np.ndarray) -> None:
+    """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
+    defect timers run down (a defect ends at 0), the blip decays exponentially."""
+    advance_kernel(s.time, dt, s.acc_level, s.acc_rate, s.defect, s.defect_timer, DEFECT_DECAY)
+
+
+def fault_active(p: Params, s: State, sig: Signals) -> np.ndarray:
+    """(B,) Whether any root cause is still present (a restarted leak still counts)."""
+    return (
+        (s.defect > 0.02).any(axis=(1, 2))
+        | (s.acc_rate > 0.0).any(axis=(1, 2))
+        | (s.acc_level > ACC_HARM_THRESHOLD).any(axis=(1, 2))
+        | (s.cache_down > 0.0).any(axis=1)
+        | ((s.load_mult > 1.0) & (sig.utilisation > 0.9)).any(axis=1)
+    )
+
+
+def healthy(sig: Signals) -> np.ndarray:
+    """(B,) What a validation sees: users are fine and no true alert condition holds."""
+    return (sig.impact < MITIGATED_IMPACT) & ~sig.conditions.any(axis=(1, 2))
+
+
+def restart_relieves(s: State, rows: np.ndarray, services: np.ndarray) -> np.ndarray:
+    """Whether a restart of each (row, service) has something to relieve (a crash or a filled resource)."""
+    filled = (s.acc_level[rows, services] - ACC_BASELINE > 0.1).any(axis=-1)
+    return filled | (s.cache_down[rows, services] > 0.0)

@@ -1,0 +1,157 @@
+"""The ``supportgym/Incident-v0`` Gymnasium environment: a thin shell over ``core.step``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from supportgym import core
+from supportgym.episode import new_episode
+from supportgym.layout import ObservationLayout
+from supportgym.metrics import episode_metrics
+from supportgym.observe import encode
+from supportgym.params import ActionTable, Params, scenario_params
+from supportgym.render import render_ansi
+from supportgym.reward import reward_bounds
+from supportgym.suite import Scenario, load_suite
+
+DEFAULT_MAX_SERVICES = 16
+
+
+class IncidentEnv(gym.Env):
+    """Respond to a production incident as an L1 → L2 → L3 support engineer.
+
+    ## Description
+    A simulated production system (services in a dependency graph, with traffic, replicas and
+    golden signals) has one or two hidden faults: a bad deploy, a memory leak, a cache crash, an
+    expired certificate, ... (twelve types). Errors and latency propagate *up* the call graph,
+    so the loudest alert is often on a healthy caller; load propagates *down*, so a dead cache
+    overloads its database. The agent sees alerts (delayed, sometimes false or missing), a
+    customer ticket, and whatever evidence its checks gather; it must find the root cause,
+    apply a remedy that lasts, validate, and close. Every action costs simulated minutes while
+    the world moves on. Scenarios come from a suite file (``scenarios/*.yaml``).
+
+    ## Action space
+    ``Discrete(max_services * 9 + 8)``. Index ``s * 9 + k`` is per-service action ``k`` on service
+    slot ``s``: 0 check logs, 1 check metrics, 2 check traces, 3 check changes, 4 restart,
+    5 rollback, 6 scale out, 7 hotfix, 8 failover. Then eight global actions: declare SEV1, SEV2,
+    SEV3, search knowledge base, escalate, wait, validate, resolve. ``action_names`` gives a
+    readable name per index for the current episode. Actions are gated by tier (L1: metrics,
+    restart, knowledge base, severity, escalate, wait, validate, resolve; L2 adds logs, traces,
+    changes, rollback, scale out, failover; L3 adds hotfix) and by topology (empty slots, third-
+    party providers). ``action_masks()`` and ``info["action_mask"]`` give the allowed set; a
+    masked action is a no-op that costs a minute and ``invalid_action`` reward. An index outside
+    the space raises ``ValueError``.
+
+    ## Observation space
+    ``Box(0, 1, (max_services * 75 + 24,), float32)``: per service slot, topology facts (present,
+    kind, entry traffic, depth, failover), firing alerts (errors, latency, saturation, down), an
+    internal report flag, the last metric reading, log signature, trace result and change
+    recency with their freshness, the knowledge base's suggestion and the remedies done so
+    far; then the tier, declared severity, elapsed time, last validation result, knowledge-base
+    status, ticket category and alert load. ``supportgym.layout.ObservationLayout`` reads it by
+    feature name. The hidden fault is never in the observation, nor in ``info`` before the end.
+
+    ## Rewards
+    Per step: minus user-impact minutes (weight ``impact``), minus engineer time (by tier, more
+    under a declared SEV1), minus ``harm`` per harmful action (a needless restart, an unrelated
+    rollback, a hotfix of a healthy service). On ``resolve``: the simulator runs a post-resolution
+    window; ``+resolve_bonus`` if no fault is left and users stay unhurt, else ``-reopen_penalty``;
+    the window's impact is charged. At the end: ``-timeout_penalty`` on truncation and
+    ``-severity_mismatch`` if the declared severity is wrong. Weights are per suite;
+    ``reward_bounds`` gives the per-step range.
+
+    ## Starting state
+    A scenario is drawn by weight (or chosen with ``options={"scenario": NAME}``); the fault
+    service, onset, intensity, noise draws and red-herring changes are drawn from the seed. The
+    world has run from the fault's onset to the moment the incident opens, so alerts are firing.
+
+    ## Episode end
+    Terminated on ``resolve`` (``info["episode_metrics"]["resolved_and_held"]`` says whether the
+    resolution held). Truncated when the scenario's time limit (simulated minutes) is reached.
+
+    ## Arguments
+    ``gym.make("supportgym/Incident-v0", suite="standard", max_services=16, render_mode=None)``:
+    ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
+    file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
+    a text view of alerts, evidence and the timeline.
+
+    ## Version history
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
+                 render_mode: str | None = None):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r}")
+        self.suite = load_suite(suite)
+        if self.suite.max_services > max_services:
+            raise ValueError(f"{self.suite.source}: a topology has {self.suite.max_services} services but "
+                             f"max_services={max_services}; pass max_services>={self.suite.max_services}")
+        self.render_mode = render_mode
+        self.table = ActionTable.build(max_services)
+        self.layout = ObservationLayout(max_services)
+        self._params: dict[str, Params] = {sc.name: scenario_params(sc, self.table) for sc in self.suite.scenarios}
+        self._weights = self.suite.weights
+        self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
+        self.action_space = spaces.Discrete(self.table.n)
+        first = self.suite.scenarios[0]
+        self.reward_bounds = reward_bounds(self.suite.reward, first.post_resolution_minutes, first.validate_minutes)
+        self.scenario: Scenario = first
+        self.params: Params = self._params[first.name]
+        self.state = None
+        self.action_names: list[str] = self.table.names(list(first.topology.names))
+        self.timeline: list[tuple[float, str, str]] = []
+        self._done = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"scenario"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; supported: 'scenario'")
+        if options.get("scenario") is not None:
+            self.scenario = self.suite.scenario(options["scenario"])
+        else:
+            self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
+        self.params = self._params[self.scenario.name]
+        self.state = new_episode(self.scenario, self.params, self.np_random)
+        self.action_names = self.table.names(list(self.scenario.topology.names))
+        self.timeline = []
+        self._done = False
+        return encode(self.state)[0], {"action_mask": self.action_masks(), "scenario": self.scenario.name}
+
+    def step(self, action):
+        if self.state is None or self._done:
+            raise RuntimeError("call reset() before step(): " + ("the episode has ended" if self._done else "no episode"))
+        a = int(action)
+        if a != action or not 0 <= a < self.table.n:
+            raise ValueError(f"action {action!r} is outside Discrete({self.table.n})")
+        res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random)
+        terminated, truncated = bool(res.terminated[0]), bool(res.truncated[0])
+        self._done = terminated or truncated
+        info: dict[str, Any] = {"action_mask": self.action_masks(), "minutes": float(res.minutes[0]),
+                                "invalid_action": bool(res.invalid[0])}
+        if self.render_mode is not None:
+            note = "masked: no-op" if res.invalid[0] else ""
+            self.timeline.append((float(self.state.time[0] - res.minutes[0]), self.action_names[a], note))
+        if self._done:
+            info["episode_metrics"] = episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
+        return encode(self.state)[0], float(res.reward[0]), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
+        if self.state is None:
+            return self.params.static_mask[0] & (self.table.min_tier <= self.scenario.start_tier)
+        return core.action_mask(self.params, self.state, self.table)[0]
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return render_ansi(self)
+        return None

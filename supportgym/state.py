@@ -1,0 +1,100 @@
+"""The mutable state of a batch of episodes: the hidden world and the agent's desk.
+
+All arrays have a leading batch axis B; per-service arrays are (B, N) over padded service slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from supportgym.catalog import N_ACCUMULATORS, N_DEFECTS
+from supportgym.layout import N_GF, N_SF
+
+MAX_FAULTS = 2
+N_ALERT_KINDS = 4
+N_CHANNELS = 4  # metrics, logs, traces, changes
+NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
+
+
+@dataclass(eq=False)
+class State:
+    # --- hidden world -------------------------------------------------------------------
+    time: np.ndarray  # (B,) minutes since the incident opened (negative before)
+    acc_level: np.ndarray  # (B, N, 3) memory / pool / disk level
+    acc_rate: np.ndarray  # (B, N, 3) level per minute (a leak)
+    defect: np.ndarray  # (B, N, D) intensity of each defect
+    defect_timer: np.ndarray  # (B, N, D) minutes until the defect ends by itself
+    cache_down: np.ndarray  # (B, N) 1.0 where a cache has crashed
+    load_mult: np.ndarray  # (B, N) traffic multiplier injected at a service (spike)
+    scale: np.ndarray  # (B, N) capacity multiplier from scale-outs
+    deploy_time: np.ndarray  # (B, N) time of the last deploy
+    config_time: np.ndarray  # (B, N) time of the last config push
+    version: np.ndarray  # (B, N) int deploy counter (for display)
+    reverted: np.ndarray  # (B, N) bool: the last change was rolled back; nothing left to revert
+    culprit_change: np.ndarray  # (B, N) NO_CHANGE / DEPLOY / CONFIG: the change carrying a fault
+    culprit_defect: np.ndarray  # (B, N, D) bool: defects a rollback of the culprit change removes
+    culprit_acc: np.ndarray  # (B, N, 3) bool: leaks a rollback of the culprit change removes
+    fault_type: np.ndarray  # (B, K) index into FAULT_NAMES, -1 for none
+    fault_service: np.ndarray  # (B, K)
+    kb_fix: np.ndarray  # (B, N) remedy index the knowledge base suggests per service, -1 none
+    # --- the agent's desk ----------------------------------------------------------------
+    tier: np.ndarray  # (B,) 1..3
+    declared: np.ndarray  # (B,) 0 none, 1..3
+    ticket: np.ndarray  # (B,)
+    internal_report: np.ndarray  # (B,) service slot or -1
+    alert_pending: np.ndarray  # (B, N, 4) minutes an alert condition has held
+    alert_muted: np.ndarray  # (B, N, 4) bool: broken alert rule (missed alert)
+    false_until: np.ndarray  # (B, N, 4) a false alarm fires until this time
+    alerts: np.ndarray  # (B, N, 4) bool: firing now
+    checked_at: np.ndarray  # (B, N, 4) time each evidence channel was last read (-inf never)
+    validation_time: np.ndarray  # (B,)
+    svc_obs: np.ndarray  # (B, N, N_SF) float32: the per-service part of the observation
+    glob_obs: np.ndarray  # (B, N_GF) float32: the global part
+    # --- bookkeeping for reward and metrics ---------------------------------------------
+    impact_now: np.ndarray  # (B,) share of user requests failing or breaching the SLO now
+    impact_minutes: np.ndarray  # (B,)
+    peak_impact: np.ndarray  # (B,)
+    mitigated_at: np.ndarray  # (B,) nan until impact first falls below the mitigation level
+    resolved_at: np.ndarray  # (B,) nan until resolve
+    held: np.ndarray  # (B,) bool
+    reopened: np.ndarray  # (B,) bool
+    validated: np.ndarray  # (B,) bool: the last validation before now reported healthy
+    escalations: np.ndarray  # (B,)
+    harmful: np.ndarray  # (B,)
+    invalid: np.ndarray  # (B,)
+    steps: np.ndarray  # (B,)
+    episode_return: np.ndarray  # (B,)
+
+    @classmethod
+    def empty(cls, batch: int, n: int) -> State:
+        z = lambda *shape: np.zeros((batch, *shape))  # noqa: E731
+        return cls(
+            time=z(), acc_level=z(n, N_ACCUMULATORS), acc_rate=z(n, N_ACCUMULATORS), defect=z(n, N_DEFECTS),
+            defect_timer=np.full((batch, n, N_DEFECTS), np.inf), cache_down=z(n), load_mult=np.ones((batch, n)),
+            scale=np.ones((batch, n)), deploy_time=z(n), config_time=z(n), version=np.zeros((batch, n), int),
+            reverted=np.zeros((batch, n), bool), culprit_change=np.zeros((batch, n), int),
+            culprit_defect=np.zeros((batch, n, N_DEFECTS), bool),
+            culprit_acc=np.zeros((batch, n, N_ACCUMULATORS), bool),
+            fault_type=np.full((batch, MAX_FAULTS), -1), fault_service=np.zeros((batch, MAX_FAULTS), int),
+            kb_fix=np.full((batch, n), -1),
+            tier=np.ones(batch, int), declared=np.zeros(batch, int), ticket=np.zeros(batch, int),
+            internal_report=np.full(batch, -1), alert_pending=z(n, N_ALERT_KINDS),
+            alert_muted=np.zeros((batch, n, N_ALERT_KINDS), bool), false_until=np.full((batch, n, N_ALERT_KINDS), -np.inf),
+            alerts=np.zeros((batch, n, N_ALERT_KINDS), bool), checked_at=np.full((batch, n, N_CHANNELS), -np.inf),
+            validation_time=np.full(batch, -np.inf),
+            svc_obs=np.zeros((batch, n, N_SF), np.float32), glob_obs=np.zeros((batch, N_GF), np.float32),
+            impact_now=z(), impact_minutes=z(), peak_impact=z(), mitigated_at=np.full(batch, np.nan),
+            resolved_at=np.full(batch, np.nan), held=np.zeros(batch, bool), reopened=np.zeros(batch, bool),
+            validated=np.zeros(batch, bool), escalations=z(), harmful=z(), invalid=z(), steps=z(),
+            episode_return=z(),
+        )
+
+    def copy(self) -> State:
+        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def assign(self, rows: np.ndarray, other: State) -> None:
+        """Overwrite batch rows ``rows`` with the (same-length) batch ``other``."""
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)

@@ -1,0 +1,284 @@
+"""Load scenario-suite files: safe YAML, schema validation, cross-checks, frozen scenarios.
+
+Every error is a :class:`SuiteError` that names the file and the field, e.g.
+``scenarios/hard.yaml: scenarios[2].faults[0].service: service 'foo' is not in topology 'shop'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from supportgym.catalog import FAULTS, REMEDY_NAMES, ActionKind, ServiceKind
+from supportgym.suite_schema import (
+    FaultEntry,
+    KnownIssue,
+    NoiseSpec,
+    RewardWeights,
+    ScenarioSpec,
+    SuiteSpec,
+    TopologySpec,
+)
+from supportgym.topology import Topology, find_cycle, unreachable
+
+
+class SuiteError(ValueError):
+    """A suite file is missing, unreadable or invalid. The message names the file and field."""
+
+    def __init__(self, source: str, field: str, message: str):
+        self.source, self.field = source, field
+        super().__init__(f"{source}: {field}: {message}" if field else f"{source}: {message}")
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """One incident template, fully resolved (defaults applied, references checked)."""
+
+    name: str
+    description: str
+    suite: str
+    topology: Topology
+    faults: tuple[FaultEntry, ...]
+    noise: NoiseSpec
+    start_tier: int
+    time_limit_minutes: float
+    post_resolution_minutes: float
+    validate_minutes: float
+    weight: float
+    daily_traffic_amplitude: float
+    start_hour: float
+    known_issues: tuple[KnownIssue, ...]
+    reward: RewardWeights
+
+
+@dataclass(frozen=True, eq=False)
+class Suite:
+    name: str
+    description: str
+    source: str
+    scenarios: tuple[Scenario, ...]
+    reward: RewardWeights
+
+    @property
+    def weights(self) -> np.ndarray:
+        w = np.array([s.weight for s in self.scenarios])
+        return w / w.sum()
+
+    @property
+    def max_services(self) -> int:
+        return max(s.topology.n for s in self.scenarios)
+
+    def scenario(self, name: str) -> Scenario:
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise KeyError(f"suite {self.name!r} has no scenario {name!r}; it has: {', '.join(self.scenario_names)}")
+
+    @property
+    def scenario_names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+
+def builtin_suite_dir() -> Path:
+    """Where the shipped suites live: inside an installed package, or ``scenarios/`` in a clone."""
+    try:
+        return Path(str(resources.files("supportgym.scenarios")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def builtin_suites() -> list[str]:
+    return sorted(p.stem for p in builtin_suite_dir().glob("*.yaml"))
+
+
+def resolve_suite_path(suite: str | Path) -> Path:
+    """A built-in suite name (``"standard"``) or a path to a suite file."""
+    text = str(suite)
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        return Path(text)
+    path = builtin_suite_dir() / f"{text}.yaml"
+    if not path.exists():
+        raise SuiteError(text, "", f"no built-in suite of that name (built-in: {', '.join(builtin_suites())}); "
+                                   "pass a path ending in .yaml for your own suite")
+    return path
+
+
+@lru_cache(maxsize=64)
+def _load_cached(path: str, mtime: float) -> Suite:
+    return parse_suite(Path(path).read_text(encoding="utf-8"), source=path)
+
+
+def load_suite(suite: str | Path) -> Suite:
+    """Load and validate a suite by built-in name or path. Cached per file and modification time."""
+    path = resolve_suite_path(suite)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as e:
+        raise SuiteError(str(path), "", f"cannot read suite file ({e.strerror})") from None
+    return _load_cached(str(path), mtime)
+
+
+def parse_suite(text: str, source: str = "<string>") -> Suite:
+    """Parse suite YAML text. ``source`` is the file name used in error messages."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f"line {where.line + 1}" if where else ""
+        raise SuiteError(source, line, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    if raw is None:
+        raise SuiteError(source, "", "the file is empty")
+    if not isinstance(raw, dict):
+        raise SuiteError(source, "", f"the top level must be a mapping, not {type(raw).__name__}")
+    spec = _validate(SuiteSpec, raw, source, ())
+    return _build(spec, source)
+
+
+def _validate(model: type, data: Any, source: str, prefix: tuple) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = prefix + tuple(first["loc"])
+        # pydantic names union branches in the location ("float", "list[...]"): drop them
+        loc = tuple(p for p in loc if isinstance(p, int) or not any(c in str(p) for c in "[]()") and p not in
+                    ("float", "int", "str", "bool", "constrained-float", "constrained-str"))
+        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
+        raise SuiteError(source, format_loc(loc), first["msg"] + more) from None
+
+
+def format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _build(spec: SuiteSpec, source: str) -> Suite:
+    topologies = {name: _build_topology(name, t, source) for name, t in spec.topologies.items()}
+    names_seen: set[str] = set()
+    for i, ki in enumerate(spec.known_issues):
+        if ki.service is not None and not any(ki.service in t.names for t in topologies.values()):
+            raise SuiteError(source, f"known_issues[{i}].service", f"service {ki.service!r} is in no topology")
+    scenarios = []
+    for i, sc in enumerate(spec.scenarios):
+        where = f"scenarios[{i}]"
+        if sc.name in names_seen:
+            raise SuiteError(source, f"{where}.name", f"duplicate scenario name {sc.name!r}")
+        names_seen.add(sc.name)
+        if sc.topology not in topologies:
+            raise SuiteError(source, f"{where}.topology",
+                             f"unknown topology {sc.topology!r} (defined: {', '.join(topologies)})")
+        topo = topologies[sc.topology]
+        for j, fault in enumerate(sc.faults):
+            _check_fault(fault, topo, source, f"{where}.faults[{j}]")
+        noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source, (f"{where}.noise",))
+        scenarios.append(_scenario(sc, spec, topo, noise))
+    return Suite(spec.name, spec.description, source, tuple(scenarios), spec.reward)
+
+
+def _scenario(sc: ScenarioSpec, spec: SuiteSpec, topo: Topology, noise: NoiseSpec) -> Scenario:
+    d = spec.defaults
+    return Scenario(
+        name=sc.name,
+        description=sc.description,
+        suite=spec.name,
+        topology=topo,
+        faults=tuple(sc.faults),
+        noise=noise,
+        start_tier=sc.start_tier or d.start_tier,
+        time_limit_minutes=sc.time_limit_minutes or d.time_limit_minutes,
+        post_resolution_minutes=d.post_resolution_minutes,
+        validate_minutes=d.validate_minutes,
+        weight=sc.weight,
+        daily_traffic_amplitude=sc.daily_traffic_amplitude,
+        start_hour=sc.start_hour,
+        known_issues=tuple(spec.known_issues),
+        reward=spec.reward,
+    )
+
+
+def _check_fault(fault: FaultEntry, topo: Topology, source: str, where: str) -> None:
+    spec = FAULTS[fault.type]
+    services = [fault.service] if isinstance(fault.service, str) else fault.service
+    for name in services:
+        if name not in topo.names:
+            raise SuiteError(source, f"{where}.service", f"service {name!r} is not in topology {topo.name!r}")
+        kind = ServiceKind(topo.kinds[topo.index(name)])
+        if kind not in spec.kinds:
+            allowed = ", ".join(k.name.lower() for k in spec.kinds)
+            raise SuiteError(source, f"{where}.service",
+                             f"fault {fault.type!r} cannot sit on {name!r} (a {kind.name.lower()}); "
+                             f"it needs a service of kind: {allowed}")
+    if isinstance(fault.onset_minutes, list) and fault.onset_minutes[0] > fault.onset_minutes[1]:
+        raise SuiteError(source, f"{where}.onset_minutes", "the range must be [low, high]")
+    if fault.change is not None and spec.change is None and spec.accumulator is None:
+        raise SuiteError(source, f"{where}.change", f"fault {fault.type!r} cannot be brought by a change")
+
+
+def _build_topology(name: str, spec: TopologySpec, source: str) -> Topology:
+    where = f"topologies.{name}"
+    names = [s.name for s in spec.services]
+    index = {n: i for i, n in enumerate(names)}
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise SuiteError(source, f"{where}.services[{i}].name", f"duplicate service name {n!r}")
+    n = len(names)
+    calls = np.zeros((n, n))
+    edges = []
+    for i, c in enumerate(spec.calls):
+        for field, svc in (("from", c.caller), ("to", c.callee)):
+            if svc not in index:
+                raise SuiteError(source, f"{where}.calls[{i}].{field}", f"unknown service {svc!r}")
+        if c.caller == c.callee:
+            raise SuiteError(source, f"{where}.calls[{i}]", f"service {c.caller!r} cannot call itself")
+        calls[index[c.caller], index[c.callee]] = c.weight
+        edges.append((index[c.caller], index[c.callee]))
+    if cycle := find_cycle(n, edges):
+        raise SuiteError(source, f"{where}.calls", "calls form a cycle: " + " -> ".join(names[i] for i in cycle))
+    kinds = np.array([ServiceKind[s.kind.upper()] for s in spec.services])
+    entry = np.array([s.entry_traffic for s in spec.services])
+    if entry.sum() <= 0:
+        raise SuiteError(source, f"{where}.services", "no service has entry_traffic > 0 (where users arrive)")
+    if lost := unreachable(n, edges, [int(i) for i in np.flatnonzero(entry > 0)]):
+        raise SuiteError(source, f"{where}.services[{lost[0]}]",
+                         f"service {names[lost[0]]!r} is not reachable from any entry service")
+    redirect = np.zeros((n, n))
+    for i, s in enumerate(spec.services):
+        if s.backs is None:
+            continue
+        if kinds[i] != ServiceKind.CACHE:
+            raise SuiteError(source, f"{where}.services[{i}].backs", "only a cache can back a database")
+        if s.backs not in index or kinds[index[s.backs]] != ServiceKind.DATABASE:
+            raise SuiteError(source, f"{where}.services[{i}].backs", f"{s.backs!r} is not a database of this topology")
+        redirect[i, index[s.backs]] = s.cache_hit_rate
+    for i, s in enumerate(spec.services):
+        if s.failover and kinds[i] != ServiceKind.EXTERNAL:
+            raise SuiteError(source, f"{where}.services[{i}].failover", "only an external provider has a failover")
+    return Topology(
+        name=name,
+        names=tuple(names),
+        kinds=kinds,
+        replicas=np.array([s.replicas for s in spec.services], dtype=float),
+        headroom=np.array([s.capacity for s in spec.services]),
+        entry=entry / entry.sum(),
+        failover=np.array([s.failover for s in spec.services]),
+        calls=calls,
+        redirect=redirect,
+        slo_latency_factor=spec.slo_latency_factor,
+    )
+
+
+def known_fix(scenario: Scenario, fault: str, service: str) -> ActionKind | None:
+    """The fix the knowledge base suggests for a fault on a service, if a known issue matches."""
+    for ki in scenario.known_issues:
+        if ki.fault == fault and ki.service in (None, service):
+            return REMEDY_NAMES[ki.fix]
+    return None

@@ -1,0 +1,145 @@
+"""The schema of a scenario-suite file, as pydantic models (shape, types and ranges only).
+
+Cross-references between sections (a fault on a service the topology lacks, a call to an
+unknown service, ...) are checked in ``suite.py``, which also names the file in every error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from supportgym.catalog import FAULT_NAMES, REMEDY_NAMES, ServiceKind
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=40)]
+KindName = Literal[tuple(k.name.lower() for k in ServiceKind)]  # type: ignore[valid-type]
+FaultName = Literal[FAULT_NAMES]  # type: ignore[valid-type]
+RemedyName = Literal[tuple(REMEDY_NAMES)]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
+
+
+class ServiceSpec(Strict):
+    name: Name
+    kind: KindName
+    replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    capacity: Annotated[float, Field(gt=1.0, le=100.0)] = 2.5
+    """Capacity as a multiple of the service's healthy peak load (its headroom)."""
+    entry_traffic: Probability = 0.0
+    """Share of user traffic that enters the system at this service (edge services)."""
+    failover: bool = False
+    """A secondary is configured (external providers): ``failover`` switches to it."""
+    cache_hit_rate: Probability = 0.9
+    backs: Name | None = None
+    """For a cache: the database it fronts, which takes its load when the cache is down."""
+
+
+class CallSpec(Strict):
+    caller: Name = Field(alias="from")
+    callee: Name = Field(alias="to")
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Share of the caller's requests that call the callee (and so depend on it)."""
+
+
+class TopologySpec(Strict):
+    services: Annotated[list[ServiceSpec], Field(min_length=2)]
+    calls: list[CallSpec] = []
+    slo_latency_factor: Annotated[float, Field(gt=1.0)] = 3.0
+    """Edge latency SLO as a multiple of the healthy edge latency."""
+
+
+class NoiseSpec(Strict):
+    alert_delay_minutes: Annotated[float, Field(ge=0.0, le=60.0)] = 2.0
+    false_alarm_rate: Probability = 0.0
+    """Chance, per service and alert kind, of a spurious alert at the start."""
+    missed_alert_rate: Probability = 0.0
+    """Chance, per service and alert kind, that the alert rule is broken and never fires."""
+    metric_noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """Relative standard deviation of metric readings."""
+    log_noise: Probability = 0.0
+    """Chance a log check returns a misleading signature."""
+    trace_noise: Probability = 0.0
+    """Chance a trace check points at the wrong hop."""
+    ticket_mislead: Probability = 0.0
+    """Chance the customer ticket's category points at the wrong place."""
+    internal_report_rate: Probability = 0.0
+    """Chance another team reports a service (which may not be the culprit)."""
+    red_herrings: Annotated[int, Field(ge=0, le=20)] = 0
+    """Unrelated recent changes on healthy services."""
+
+
+class FaultEntry(Strict):
+    type: FaultName
+    service: Name | Annotated[list[Name], Field(min_length=1)]
+    """One service, or a list to draw from uniformly."""
+    onset_minutes: (
+        Annotated[float, Field(ge=0.0, le=120.0)]
+        | Annotated[list[Annotated[float, Field(ge=0.0, le=120.0)]], Field(min_length=2, max_length=2)]
+    ) = [5.0, 15.0]
+    """Minutes the fault has been running when the incident opens (value or [low, high])."""
+    change: Literal["deploy", "config"] | None = None
+    """Override the change that brought the fault (e.g. a memory leak shipped by a deploy)."""
+
+
+class ScenarioSpec(Strict):
+    name: Name
+    description: str = ""
+    topology: Name
+    weight: Annotated[float, Field(gt=0.0)] = 1.0
+    faults: Annotated[list[FaultEntry], Field(min_length=1, max_length=2)]
+    noise: dict[str, object] = {}
+    """Overrides of the suite's default noise, same fields as ``defaults.noise``."""
+    start_tier: Annotated[int, Field(ge=1, le=3)] | None = None
+    time_limit_minutes: Annotated[float, Field(gt=0.0, le=2000.0)] | None = None
+    daily_traffic_amplitude: Annotated[float, Field(ge=0.0, le=0.9)] = 0.0
+    start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 10.0
+
+
+class KnownIssue(Strict):
+    fault: FaultName
+    service: Name | None = None
+    """The service it is known on; omitted means any service."""
+    fix: RemedyName
+
+
+class RewardWeights(Strict):
+    impact: Annotated[float, Field(ge=0.0)] = 0.1
+    """Per user-impact minute (one minute with every user request failing)."""
+    engineer_per_minute: Annotated[list[Annotated[float, Field(ge=0.0)]], Field(min_length=3, max_length=3)] = [
+        0.01,
+        0.02,
+        0.04,
+    ]
+    """Engineer-time cost per minute at L1, L2, L3."""
+    sev1_cost_multiplier: Annotated[float, Field(ge=1.0)] = 2.0
+    harm: Annotated[float, Field(ge=0.0)] = 1.0
+    """Per harmful action (a needless restart, an unrelated rollback, ...)."""
+    invalid_action: Annotated[float, Field(ge=0.0)] = 0.1
+    resolve_bonus: Annotated[float, Field(ge=0.0)] = 5.0
+    reopen_penalty: Annotated[float, Field(ge=0.0)] = 5.0
+    timeout_penalty: Annotated[float, Field(ge=0.0)] = 3.0
+    severity_mismatch: Annotated[float, Field(ge=0.0)] = 0.5
+    """At the end, if the declared severity differs from the true one (or none was declared)."""
+
+
+class Defaults(Strict):
+    noise: NoiseSpec = NoiseSpec()
+    start_tier: Annotated[int, Field(ge=1, le=3)] = 1
+    time_limit_minutes: Annotated[float, Field(gt=0.0, le=2000.0)] = 240.0
+    post_resolution_minutes: Annotated[float, Field(gt=0.0, le=600.0)] = 60.0
+    validate_minutes: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
+
+
+class SuiteSpec(Strict):
+    name: Name
+    description: str = ""
+    version: int = 1
+    defaults: Defaults = Defaults()
+    reward: RewardWeights = RewardWeights()
+    topologies: Annotated[dict[Name, TopologySpec], Field(min_length=1)]
+    known_issues: list[KnownIssue] = []
+    scenarios: Annotated[list[ScenarioSpec], Field(min_length=1)]

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from supportgym import interventions
-from supportgym.catalog import (
-    ACTION_MINUTES,
-    CAPACITY_DURING,
-    ESCALATION_MINUTES,
-    INTERVENTIONS,
-    INVALID_ACTION_MINUTES,
-    ActionKind,
+from supportgym.catalog import CAPACITY_DURING, INTERVENTIONS, ActionKind
+from supportgym.dynamics import (
+    REOPEN_IMPACT,
+    advance,
+    fault_active,
+    healthy,
+    signals,
 )
-from supportgym.dynamics import MITIGATED_IMPACT, REOPEN_IMPACT, advance, fault_active, healthy, signals
+from supportgym.kernels import account_kernel, decode_kernel
 from supportgym.observe import (
     record_changes,
     record_kb,
@@ -34,7 +34,6 @@ from supportgym.observe import (
     write_validation,
 )
 from supportgym.params import ActionTable, Params
-from supportgym.kernels import account_kernel
 from supportgym.reward import end_reward, resolution_reward
 from supportgym.state import State
 
@@ -44,18 +43,14 @@ _CHECKS = {
     int(ActionKind.CHECK_LOGS): record_logs,
     int(ActionKind.CHECK_TRACES): record_traces,
 }
-_INTERVENTION = np.zeros(len(ActionKind) + 1, dtype=bool)  # index -1 is the no-op of a masked action
-_INTERVENTION[list(INTERVENTIONS)] = True
-_CAPACITY_DURING = np.append(CAPACITY_DURING, 1.0)
-_MINUTES = np.append(ACTION_MINUTES, INVALID_ACTION_MINUTES)
-NOOP = -1
 _ESCALATE, _VALIDATE, _RESOLVE = int(ActionKind.ESCALATE), int(ActionKind.VALIDATE), int(ActionKind.RESOLVE)
 _CHECK_CHANGES, _SEARCH_KB = int(ActionKind.CHECK_CHANGES), int(ActionKind.SEARCH_KB)
 _DECLARE_SEV1, _DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
 _DESK = {_ESCALATE, *range(_DECLARE_SEV1, _DECLARE_SEV3 + 1)}
 _INTERVENTIONS = {int(k) for k in INTERVENTIONS}
 _DISRUPTIVE = {int(k) for k in ActionKind if CAPACITY_DURING[k] < 1.0}
-_NO_HARM = np.zeros(4096, dtype=bool)
+_NO_HARM = np.zeros(4096, dtype=bool)  # read-only: 'nobody' for the rows of a batch
+_NO_HARM.setflags(write=False)
 
 
 @dataclass
@@ -70,50 +65,32 @@ class StepResult:
 
 def action_mask(p: Params, s: State, table: ActionTable) -> np.ndarray:
     """(B, A) bool: actions allowed now (topology and tier; no escalation beyond L3)."""
-    mask = p.static_mask & (s.tier[:, None] >= table.min_tier)
-    mask[:, table.index(ActionKind.ESCALATE)] &= s.tier < 3
-    return mask
+    return p.tier_mask[np.arange(len(s.tier)), s.tier - 1]
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:
-    rows = np.arange(len(actions))
-    kind = table.kind[actions]
-    target = table.service[actions]
-    valid = p.static_mask[rows, actions] & (s.tier >= table.min_tier[actions])
+    batch = len(actions)
+    rows = np.arange(batch)
+    kind, target = np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64)
+    valid, minutes, capacity_during = np.empty(batch, dtype=bool), np.empty(batch), np.empty(batch)
+    decode_kernel(actions, s.tier, s.declared, p.tier_mask, table.kind, table.service, p.validate_minutes, kind,
+                  target, valid, minutes, capacity_during)
     # Branches test this small set, not arrays: most steps skip most of the work below.
     kinds = set(kind.tolist())
-    if _ESCALATE in kinds:
-        valid &= (kind != _ESCALATE) | (s.tier < 3)
-    if not valid.all():
-        kind = np.where(valid, kind, NOOP)
-        kinds = set(kind.tolist())
-    minutes = _MINUTES[kind]
-    if _ESCALATE in kinds:
-        minutes = np.where(kind == _ESCALATE, ESCALATION_MINUTES[s.declared], minutes)
-    if _VALIDATE in kinds:
-        minutes = np.where(kind == _VALIDATE, p.validate_minutes, minutes)
     tier, declared = s.tier, s.declared  # the cost of this action is at the old rates
-
-    capacity_during = None
-    if not kinds.isdisjoint(_DISRUPTIVE):
-        disrupting = _CAPACITY_DURING[kind] < 1.0
-        capacity_during = np.ones(s.cache_down.shape)
-        capacity_during[rows[disrupting], target[disrupting]] = _CAPACITY_DURING[kind[disrupting]]
     # A validation watches the whole window: healthy at its start and at its end.
     healthy_before = healthy(signals(p, s)) if _VALIDATE in kinds else None
 
-    impact_start = s.impact_now.copy()
     advance(s, minutes)
-    sig = signals(p, s, capacity_during)
+    disrupting = not kinds.isdisjoint(_DISRUPTIVE)
+    sig = signals(p, s, target, capacity_during) if disrupting else signals(p, s)
     impact_during = sig.impact  # users hurt while the action ran (a restart's outage included)
 
     harmful = _NO_HARM[: len(rows)]
     if not kinds.isdisjoint(_INTERVENTIONS):
-        intervening = _INTERVENTION[kind]
-        harmful = interventions.apply(s, kind, target, intervening)
-        s.validated &= ~intervening  # a change makes any earlier validation stale
+        harmful = interventions.apply(s, kind, target)
         sig = signals(p, s)
-    elif capacity_during is not None:
+    elif disrupting:
         sig = signals(p, s)
 
     for check, record in _CHECKS.items():
@@ -140,26 +117,26 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
         write_validation(s, np.where(result, 1, 2), vrows)
 
     update_alerts(p, s, sig, minutes)
-    resolving = kind == _RESOLVE
     reward, truncated = np.empty(len(rows)), np.empty(len(rows), dtype=bool)
-    w = p.reward
-    account_kernel(minutes, impact_start, impact_during, sig.impact, tier, declared, harmful, valid, resolving, p.engineer_cost,
-                   w.impact, w.sev1_cost_multiplier, w.harm, w.invalid_action, MITIGATED_IMPACT, s.time,
-                   p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact, s.mitigated_at, s.harmful,
-                   s.invalid, s.steps, reward, truncated)
-    if _RESOLVE in kinds:
-        window_impact, held = _post_resolution(p, s, resolving)
-        s.impact_minutes += window_impact
-        s.resolved_at = np.where(resolving, s.time - p.post_resolution, s.resolved_at)
-        s.held |= held
-        s.reopened |= resolving & ~held
-        reward += resolution_reward(w, resolving, held, window_impact)
-    ended = resolving | truncated
-    if ended.any():
-        reward += end_reward(w, ended, truncated, s.declared, s.peak_impact)
-    s.episode_return += reward
-    refresh(p, s, ~valid)
-    return StepResult(reward, resolving, truncated, ~valid, harmful, minutes)
+    ended = account_kernel(kind, minutes, impact_during, sig.impact, tier, declared, harmful, valid,
+                           p.reward_weights, s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
+                           s.mitigated_at, s.harmful, s.invalid, s.steps, s.episode_return, reward, truncated)
+    resolving = _NO_HARM[: len(rows)]
+    if ended:
+        resolving = kind == _RESOLVE
+        extra = end_reward(p.reward, resolving | truncated, truncated, s.declared, s.peak_impact)
+        if _RESOLVE in kinds:
+            window_impact, held = _post_resolution(p, s, resolving)
+            s.impact_minutes += window_impact
+            s.resolved_at = np.where(resolving, s.time - p.post_resolution, s.resolved_at)
+            s.held |= held
+            s.reopened |= resolving & ~held
+            extra += resolution_reward(p.reward, resolving, held, window_impact)
+        reward += extra
+        s.episode_return += extra
+    invalid = ~valid
+    refresh(p, s, invalid)
+    return StepResult(reward, resolving, truncated, invalid, harmful, minutes)
 
 
 def _post_resolution(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,5 +152,5 @@ def _post_resolution(p: Params, s: State, resolving: np.ndarray) -> tuple[np.nda
         total += chunk * 0.5 * (previous + sig.impact)
         worst = np.maximum(worst, sig.impact)
         previous = sig.impact
-    held = resolving & ~fault_active(p, s, sig) & (worst < REOPEN_IMPACT)
+    held = resolving & ~fault_active(s, sig) & (worst < REOPEN_IMPACT)
     return total, held

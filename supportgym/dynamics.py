@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import ACC_BASELINE, ACC_HARM_THRESHOLD, DEFECT_DECAY
-from supportgym.kernels import advance_kernel, signals_kernel
+from supportgym.catalog import ACC_HARM_THRESHOLD, DEFECT_DECAY, FAULTS
+from supportgym.kernels import MITIGATED_IMPACT, advance_kernel, signals_kernel
 from supportgym.params import Params
 from supportgym.state import State
 
-#: Impact (share of users hurt) below which the incident counts as mitigated.
-MITIGATED_IMPACT = 0.02
+_SPECS = list(FAULTS.values())
+FAULT_DEFECT = np.array([-1 if f.defect is None else int(f.defect) for f in _SPECS])
+FAULT_ACCUMULATOR = np.array([-1 if f.accumulator is None else int(f.accumulator) for f in _SPECS])
+FAULT_CACHE_DOWN = np.array([f.cache_down for f in _SPECS])
+FAULT_SPIKE = np.array([f.load_multiplier != (1.0, 1.0) for f in _SPECS])
 #: Impact during the post-resolution window above which a closed incident reopens.
 REOPEN_IMPACT = 0.05
+
+
+_NOBODY = np.full(4096, -1, dtype=np.int64)  # no action's target: no service loses capacity
 
 
 class Signals:
@@ -46,23 +52,25 @@ class Signals:
     down = property(lambda self: self.table[:, 8] > 0.5, doc="(B, N) bool: down (restarting or crashed)")
 
 
-def signals(p: Params, s: State, capacity_during: np.ndarray | None = None) -> Signals:
+def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None) -> Signals:
     """The golden signals of the current state.
 
-    ``capacity_during`` (B, N) scales capacity while an action runs (0 = down for a restart).
+    ``capacity_during`` (B,) scales the capacity of service ``target`` (B,) while an action runs
+    on it (0 = down for a restart).
     Per service: load = entry traffic (times the daily curve, plus any injected spike) carried
     down the calls by ``load_matrix``, plus a dead cache's hits landing on its database;
     capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
-    own latency = base x (1 + 0.5 q/(1-q) + defect and leak slowdowns) with q = min(u, 0.95);
+    own latency = base x (1 + q^2/(4 (1-q)) + defect and leak slowdowns) with q = min(u, 0.95);
     own error = defects + leaks over threshold + the share shed beyond capacity (1 - 1/u), or 1
     when down. Effective error and latency carry the callees' up the calls (``propagation``);
     user impact is the entry-weighted share of requests failing or over the latency SLO.
     """
-    during = np.ones_like(s.cache_down) if capacity_during is None else capacity_during
     out = Signals(*s.cache_down.shape)
+    if target is None:
+        target = capacity_during = _NOBODY[: len(s.time)]
     signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.propagation,
-                   s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, during, out.table, out.impact,
-                   out.conditions)
+                   s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target, capacity_during, out.table,
+                   out.impact, out.conditions)
     return out
 
 
@@ -72,23 +80,29 @@ def advance(s: State, dt: np.ndarray) -> None:
     advance_kernel(s.time, dt, s.acc_level, s.acc_rate, s.defect, s.defect_timer, DEFECT_DECAY)
 
 
-def fault_active(p: Params, s: State, sig: Signals) -> np.ndarray:
-    """(B,) Whether any root cause is still present (a restarted leak still counts)."""
-    return (
-        (s.defect > 0.02).any(axis=(1, 2))
-        | (s.acc_rate > 0.0).any(axis=(1, 2))
-        | (s.acc_level > ACC_HARM_THRESHOLD).any(axis=(1, 2))
-        | (s.cache_down > 0.0).any(axis=1)
-        | ((s.load_mult > 1.0) & (sig.utilisation > 0.9)).any(axis=1)
-    )
+def fault_present(s: State, sig: Signals) -> np.ndarray:
+    """(B, K) Whether each fault slot's mechanism is still at work on its service (a restarted
+    leak still counts: it keeps leaking). Empty slots are False."""
+    slot = s.fault_type >= 0
+    fault = np.where(slot, s.fault_type, 0)
+    rows = np.arange(len(s.time))[:, None]
+    svc = s.fault_service
+    defect = FAULT_DEFECT[fault]
+    acc = FAULT_ACCUMULATOR[fault]
+    present = np.where(defect >= 0, s.defect[rows, svc, np.maximum(defect, 0)] > 0.02, False)
+    leaking = (s.acc_rate[rows, svc, np.maximum(acc, 0)] > 0.0) | (
+        s.acc_level[rows, svc, np.maximum(acc, 0)] > ACC_HARM_THRESHOLD[np.maximum(acc, 0)])
+    present |= (acc >= 0) & leaking
+    present |= FAULT_CACHE_DOWN[fault] & (s.cache_down[rows, svc] > 0.0)
+    present |= FAULT_SPIKE[fault] & (sig.utilisation[rows, svc] > 0.9)
+    return slot & present
+
+
+def fault_active(s: State, sig: Signals) -> np.ndarray:
+    """(B,) Whether any root cause is still at work."""
+    return fault_present(s, sig).any(axis=1)
 
 
 def healthy(sig: Signals) -> np.ndarray:
     """(B,) What a validation sees: users are fine and no true alert condition holds."""
     return (sig.impact < MITIGATED_IMPACT) & ~sig.conditions.any(axis=(1, 2))
-
-
-def restart_relieves(s: State, rows: np.ndarray, services: np.ndarray) -> np.ndarray:
-    """Whether a restart of each (row, service) has something to relieve (a crash or a filled resource)."""
-    filled = (s.acc_level[rows, services] - ACC_BASELINE > 0.1).any(axis=-1)
-    return filled | (s.cache_down[rows, services] > 0.0)

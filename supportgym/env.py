@@ -13,7 +13,6 @@ from supportgym import core
 from supportgym.episode import new_episode
 from supportgym.layout import ObservationLayout
 from supportgym.metrics import episode_metrics
-from supportgym.observe import encode
 from supportgym.params import ActionTable, Params, scenario_params
 from supportgym.render import render_ansi
 from supportgym.reward import reward_bounds
@@ -78,7 +77,8 @@ class IncidentEnv(gym.Env):
     ``gym.make("supportgym/Incident-v0", suite="standard", max_services=16, render_mode=None)``:
     ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
     file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
-    a text view of alerts, evidence and the timeline.
+    a text view of alerts, evidence and the timeline; ``scenario`` fixes one scenario of the suite
+    (``reset(options={"scenario": ...})`` still overrides it for one episode).
 
     ## Version history
     * v0: initial release.
@@ -87,7 +87,7 @@ class IncidentEnv(gym.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, scenario: str | None = None):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r}")
         self.suite = load_suite(suite)
@@ -101,7 +101,8 @@ class IncidentEnv(gym.Env):
         self._weights = self.suite.weights
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.action_space = spaces.Discrete(self.table.n)
-        first = self.suite.scenarios[0]
+        self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
+        first = self.fixed_scenario or self.suite.scenarios[0]
         self.reward_bounds = reward_bounds(self.suite.reward, first.post_resolution_minutes, first.validate_minutes)
         self.scenario: Scenario = first
         self.params: Params = self._params[first.name]
@@ -118,6 +119,8 @@ class IncidentEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; supported: 'scenario'")
         if options.get("scenario") is not None:
             self.scenario = self.suite.scenario(options["scenario"])
+        elif self.fixed_scenario is not None:
+            self.scenario = self.fixed_scenario
         else:
             self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
         self.params = self._params[self.scenario.name]
@@ -125,7 +128,7 @@ class IncidentEnv(gym.Env):
         self.action_names = self.table.names(list(self.scenario.topology.names))
         self.timeline = []
         self._done = False
-        return encode(self.state)[0], {"action_mask": self.action_masks(), "scenario": self.scenario.name}
+        return self.state.obs[0].copy(), {"action_mask": self.action_masks(), "scenario": self.scenario.name}
 
     def step(self, action):
         if self.state is None or self._done:
@@ -143,13 +146,13 @@ class IncidentEnv(gym.Env):
             self.timeline.append((float(self.state.time[0] - res.minutes[0]), self.action_names[a], note))
         if self._done:
             info["episode_metrics"] = episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
-        return encode(self.state)[0], float(res.reward[0]), terminated, truncated, info
+        return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         if self.state is None:
-            return self.params.static_mask[0] & (self.table.min_tier <= self.scenario.start_tier)
-        return core.action_mask(self.params, self.state, self.table)[0]
+            return self.params.tier_mask[0, self.scenario.start_tier - 1]
+        return self.params.tier_mask[0, self.state.tier[0] - 1].copy()
 
     def render(self):
         if self.render_mode == "ansi":

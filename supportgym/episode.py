@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import ACC_BASELINE, FAULT_INDEX, FAULTS, N_TICKETS, FaultSpec, ServiceKind
+from supportgym.catalog import (
+    ACC_BASELINE,
+    FAULT_INDEX,
+    FAULTS,
+    N_TICKETS,
+    FaultSpec,
+    ServiceKind,
+)
 from supportgym.dynamics import advance, signals
 from supportgym.layout import KB_REMEDIES
 from supportgym.observe import refresh, update_alerts, write_static

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import (
-    ACC_HARM_THRESHOLD,
-    ACC_OWN_LOG,
-    DEFECT_CALLER_LOG,
-    DEFECT_OWN_LOG,
-    N_ACCUMULATORS,
-    N_DEFECTS,
-    N_LOG_CLASSES,
-    Defect,
-    LogClass,
-    ServiceKind,
-)
+from supportgym.catalog import N_LOG_CLASSES, ServiceKind
 from supportgym.dynamics import Signals
-from supportgym.kernels import alerts_kernel, refresh_kernel
+from supportgym.kernels import (
+    alerts_kernel,
+    log_class_kernel,
+    metrics_kernel,
+    refresh_kernel,
+    trace_kernel,
+)
 from supportgym.layout import (
-    ALERTS,
-    FRESH,
-    FRESHNESS_MINUTES,
     G_DECLARED,
     G_TICKET,
     G_TIER,
@@ -43,72 +35,28 @@ from supportgym.params import Params
 from supportgym.state import State
 
 METRICS_CH, LOGS_CH, TRACES_CH, CHANGES_CH = range(4)
-_SPECIFIC_CALLER_CLASSES = (LogClass.TLS_HANDSHAKE, LogClass.AUTH_DENIED, LogClass.PROVIDER_5XX)
-
-
-def _log_matrix(classes: np.ndarray, weight: float = 1.0) -> np.ndarray:
-    m = np.zeros((len(classes), N_LOG_CLASSES))
-    for i, c in enumerate(classes):
-        if c != LogClass.NORMAL:
-            m[i, c] = 2.0 * weight if c in _SPECIFIC_CALLER_CLASSES else weight
-    return m
-
-
-_OWN_LOG = _log_matrix(DEFECT_OWN_LOG)
-_CALLER_LOG = _log_matrix(DEFECT_CALLER_LOG)
-_ACC_LOG = _log_matrix(ACC_OWN_LOG, 1.5)
 _KB_CODES = np.arange(len(KB_REMEDIES))
-assert _OWN_LOG.shape == (N_DEFECTS, N_LOG_CLASSES) and _ACC_LOG.shape == (N_ACCUMULATORS, N_LOG_CLASSES)
 
 
 def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
     alerts_kernel(sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until, s.time, s.alerts,
-                  s.svc_obs, ALERTS.start)
+                  s.svc_obs)
 
 
 def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
-    level, rate = s.acc_level[r, t], s.acc_rate[r, t]
-    # Requests failing a TLS handshake never reach the service: its request rate drops.
-    reaching = 1.0 - s.defect[r, t, Defect.CERT_EXPIRED]
-    values = np.stack(
-        (
-            sig.err[r, t],
-            np.log2(np.maximum(sig.latency_ratio[r, t], 1.0)) / 5.0,
-            sig.utilisation[r, t] / 2.0,
-            level[:, 0],
-            level[:, 1],
-            level[:, 2],
-            sig.load[r, t] * reaching / p.base_load[r, t] / 3.0,
-            rate[:, 0] * 30.0,
-            np.maximum(rate[:, 1], rate[:, 2]) * 30.0,
-        ),
-        axis=-1,
-    )
-    values *= 1.0 + p.metric_noise[r, None] * rng.standard_normal(values.shape)
-    s.svc_obs[r, t, METRIC] = np.clip(values, 0.0, 1.0)
-    s.checked_at[r, t, METRICS_CH] = s.time[r]
-
-
-def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(len(r), N_LOG_CLASSES) How strongly each log signature shows in service t's logs."""
-    over = np.maximum(s.acc_level[r] - ACC_HARM_THRESHOLD, 0.0) / (1.0 - ACC_HARM_THRESHOLD)
-    own = s.defect[r, t] @ _OWN_LOG + over[np.arange(len(r)), t] @ _ACC_LOG
-    own[:, LogClass.HIGH_LOAD] += np.maximum(sig.utilisation[r, t] - 0.9, 0.0)
-    own[:, LogClass.PROCESS_DOWN] += sig.down[r, t]
-    # What t's logs say about each service it calls: specific signatures (TLS, 401/403,
-    # provider 5xx) where the callee has them, otherwise generic errors/timeouts from it.
-    seen = s.defect[r] @ _CALLER_LOG
-    badness = sig.err[r] + np.minimum(np.maximum(sig.latency_ratio[r] - 1.0, 0.0), 5.0) / 5.0
-    seen[:, :, LogClass.DEPENDENCY_ERRORS] += badness
-    from_callees = np.matmul(p.calls[r, t][:, None, :], seen)[:, 0]
-    return own + from_callees
+    """Metrics of t: error rate, latency, utilisation, memory/pool/disk levels, request rate and
+    the resource trends, each with relative noise ``metric_noise``."""
+    normals = rng.standard_normal((len(r), METRIC.stop - METRIC.start))
+    metrics_kernel(r, t, sig.table, p.service_table, s.acc_level, s.acc_rate, s.defect, p.metric_noise, normals,
+                   s.time, s.svc_obs, s.checked_at, METRIC.start, METRICS_CH)
 
 
 def record_logs(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
-    strength = log_strengths(p, s, sig, r, t)
-    cls = np.where(strength.max(axis=1) < 0.03, LogClass.NORMAL, strength.argmax(axis=1))
+    """The dominant log signature of t; with chance ``log_noise`` a misleading one instead."""
+    cls = np.empty(len(r), dtype=np.int64)
+    log_class_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, cls)
     misleading = rng.random(len(r)) < p.log_noise[r]
     cls = np.where(misleading, rng.integers(1, N_LOG_CLASSES, len(r)), cls)
     s.svc_obs[r, t, LOGS] = cls[:, None] == np.arange(N_LOG_CLASSES)
@@ -116,19 +64,14 @@ def record_logs(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray,
 
 
 def record_traces(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
-    """Traces through t: does the trouble start here, or which called service does it come from?"""
-    calls = p.calls[r, t]
-    badness = sig.err[r] + np.minimum(np.maximum(sig.latency_ratio[r] - 1.0, 0.0), 5.0) / 5.0
-    contrib = calls * badness
-    own_latency = sig.latency_own[r, t] / p.base_latency[r, t] - 1.0
-    own = sig.err_own[r, t] + np.minimum(np.maximum(own_latency, 0.0), 5.0) / 5.0
-    hop = contrib.argmax(axis=1)
-    best = contrib[np.arange(len(r)), hop]
-    wrong = (rng.random(len(r)) < p.trace_noise[r]) & (calls > 0).any(axis=1)
-    random_hop = ((calls > 0) * rng.random(calls.shape)).argmax(axis=1)
-    hop = np.where(wrong, random_hop, hop)
-    points = (best > np.maximum(own, 0.02)) | (wrong & (best > 0.02))
-    s.svc_obs[r, t, SF["trace_origin_here"]] = ~points & (own > 0.02)
+    """Traces through t: does the trouble start here, or which called service does it come from?
+    With chance ``trace_noise`` the trace points at a random callee."""
+    wrong = rng.random(len(r)) < p.trace_noise[r]
+    uniforms = rng.random((len(r), s.cache_down.shape[1]))
+    origin, hop = np.empty(len(r), dtype=bool), np.empty(len(r), dtype=np.int64)
+    trace_kernel(r, t, sig.table, p.calls, p.service_table, wrong, uniforms, origin, hop)
+    s.svc_obs[r, t, SF["trace_origin_here"]] = origin
+    points = hop >= 0
     s.svc_obs[r[points], hop[points], SF["trace_points_here"]] = 1.0
     s.checked_at[r, t, TRACES_CH] = s.time[r]
 
@@ -182,11 +125,10 @@ def refresh(p: Params, s: State, invalid: np.ndarray) -> None:
     """Per-step features: evidence freshness (exp(-age / FRESHNESS_MINUTES), 0 if never read),
     elapsed share of the time limit, validation freshness, share of services alerting, and
     whether the last action was masked."""
-    refresh_kernel(s.checked_at, s.time, FRESH, FRESHNESS_MINUTES, s.svc_obs, s.glob_obs, p.time_limit,
-                   s.validation_time, s.alerts, p.present, invalid, GF["elapsed"], GF["validation_fresh"],
-                   GF["alerts_firing"], GF["last_action_invalid"])
+    refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.alerts, p.present,
+                   invalid)
 
 
 def encode(s: State) -> np.ndarray:
-    """The flat float32 observation (B, N * N_SF + N_GF)."""
-    return np.concatenate((s.svc_obs.reshape(len(s.svc_obs), -1), s.glob_obs), axis=1)
+    """A copy of the flat float32 observation (B, N * N_SF + N_GF)."""
+    return s.obs.copy()

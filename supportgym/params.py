@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, ActionKind, ServiceKind
+from supportgym.reward import weight_array
 from supportgym.suite import Scenario
 from supportgym.suite_schema import RewardWeights
 
@@ -56,7 +57,7 @@ class ActionTable:
 
 @dataclass(frozen=True, eq=False)
 class Params:
-    """Frozen arrays of a batch of B episodes over N service slots."""
+    """Frozen arrays of a batch of B episodes over N service slots (read-only)."""
 
     present: np.ndarray  # (B, N) bool
     kind: np.ndarray  # (B, N) int, -1 for empty slots
@@ -67,7 +68,7 @@ class Params:
     calls: np.ndarray  # (B, N, N) call weights; > 0 is an edge
     depth: np.ndarray  # (B, N)
     failover: np.ndarray  # (B, N) bool
-    static_mask: np.ndarray  # (B, A) bool: what the topology allows, before tier gating
+    tier_mask: np.ndarray  # (B, 3, A) bool: actions allowed at tier L1, L2, L3 (topology and tier)
     traffic_table: np.ndarray  # (B, 2): start hour of day, daily traffic amplitude
     time_limit: np.ndarray  # (B,)
     post_resolution: np.ndarray  # (B,)
@@ -77,7 +78,7 @@ class Params:
     log_noise: np.ndarray  # (B,)
     trace_noise: np.ndarray  # (B,)
     reward: RewardWeights  # one suite per batch
-    engineer_cost: np.ndarray  # (3,) reward.engineer_per_minute as an array, per tier
+    reward_weights: np.ndarray  # the step weights of ``reward`` as an array (layout in reward.py)
 
     # Per-service vectors live in one array so the compiled kernels take one argument for them.
     @property
@@ -110,11 +111,17 @@ class Params:
         """(B, N) latency including dependencies when all is well."""
         return self.service_table[:, 5]
 
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
     @classmethod
     def stack(cls, rows: list[Params]) -> Params:
         values = {}
         for f in fields(cls):
-            if f.name in ("reward", "engineer_cost"):
+            if f.name in ("reward", "reward_weights"):
                 values[f.name] = getattr(rows[0], f.name)
             else:
                 values[f.name] = np.concatenate([getattr(r, f.name) for r in rows])
@@ -150,7 +157,6 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     kinds = np.full((1, N), -1)
     kinds[0, :n] = topo.kinds
     external = kinds == ServiceKind.EXTERNAL
-    static = np.zeros((1, actions.n), dtype=bool)
     svc_mask = present[0, actions.service]
     k = actions.kind
     ext = external[0, actions.service]
@@ -163,7 +169,9 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     failover_ok = np.zeros(N, dtype=bool)
     failover_ok[:n] = topo.failover
     allowed &= np.where(k == ActionKind.FAILOVER, failover_ok[actions.service] & actions.is_service_action, True)
-    static[0] = allowed
+    tiers = np.arange(1, 4)[:, None]
+    tier_mask = (allowed & (actions.min_tier <= tiers))[None]
+    tier_mask[0, :, actions.index(ActionKind.ESCALATE)] = tiers[:, 0] < 3  # nobody above L3
     noise = scenario.noise
     return Params(
         present=present,
@@ -176,7 +184,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         calls=pad2(topo.calls),
         depth=pad(topo.depth),
         failover=failover_ok[None],
-        static_mask=static,
+        tier_mask=tier_mask,
         traffic_table=np.array([[scenario.start_hour, scenario.daily_traffic_amplitude]]),
         time_limit=np.array([scenario.time_limit_minutes]),
         post_resolution=np.array([scenario.post_resolution_minutes]),
@@ -186,5 +194,5 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         log_noise=np.array([noise.log_noise]),
         trace_noise=np.array([noise.trace_noise]),
         reward=scenario.reward,
-        engineer_cost=np.array(scenario.reward.engineer_per_minute),
+        reward_weights=weight_array(scenario.reward),
     )

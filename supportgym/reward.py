@@ -1,6 +1,7 @@
 """Reward terms: fast, safe, validated resolution. Weights come from the suite file.
 
-Per step:   - impact * user-impact minutes accrued during the action
+Per step (computed in ``kernels.account_kernel``):
+            - impact * user-impact minutes accrued during the action
             - engineer cost per minute (by tier, times ``sev1_cost_multiplier`` under a declared SEV1)
             - harm * [the action was harmful] - invalid_action * [the action was masked]
 On resolve: + resolve_bonus if the resolution holds through the post-resolution window,
@@ -11,27 +12,22 @@ At the end: - timeout_penalty if the time limit truncated the episode,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from supportgym.catalog import ACTION_MINUTES, ESCALATION_MINUTES
 from supportgym.suite_schema import RewardWeights
 
-if TYPE_CHECKING:
-    from supportgym.params import Params
+#: Layout of ``Params.reward_weights``, the weights as one array for the compiled step kernel.
+W_IMPACT, W_SEV1, W_HARM, W_INVALID, W_ENGINEER = 0, 1, 2, 3, 4  # W_ENGINEER.. +2: L1, L2, L3
+
+
+def weight_array(w: RewardWeights) -> np.ndarray:
+    return np.array([w.impact, w.sev1_cost_multiplier, w.harm, w.invalid_action, *w.engineer_per_minute])
 
 
 def true_severity(peak_impact: np.ndarray) -> np.ndarray:
     """SEV1 above 50% of users hurt, SEV2 above 10%, else SEV3."""
     return np.where(peak_impact > 0.5, 1, np.where(peak_impact > 0.1, 2, 3))
-
-
-def step_reward(p: Params, impact_minutes: np.ndarray, minutes: np.ndarray, tier: np.ndarray,
-                declared: np.ndarray, harmful: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-    w = p.reward
-    engineer = p.engineer_cost[tier - 1] * np.where(declared == 1, w.sev1_cost_multiplier, 1.0)
-    return -(w.impact * impact_minutes + engineer * minutes + w.harm * harmful + w.invalid_action * invalid)
 
 
 def resolution_reward(w: RewardWeights, resolving: np.ndarray, held: np.ndarray,

@@ -50,8 +50,7 @@ class State:
     alerts: np.ndarray  # (B, N, 4) bool: firing now
     checked_at: np.ndarray  # (B, N, 4) time each evidence channel was last read (-inf never)
     validation_time: np.ndarray  # (B,)
-    svc_obs: np.ndarray  # (B, N, N_SF) float32: the per-service part of the observation
-    glob_obs: np.ndarray  # (B, N_GF) float32: the global part
+    obs: np.ndarray  # (B, N * N_SF + N_GF) float32: the observation, kept up to date in place
     # --- bookkeeping for reward and metrics ---------------------------------------------
     impact_now: np.ndarray  # (B,) share of user requests failing or breaching the SLO now
     impact_minutes: np.ndarray  # (B,)
@@ -84,12 +83,23 @@ class State:
             alert_muted=np.zeros((batch, n, N_ALERT_KINDS), bool), false_until=np.full((batch, n, N_ALERT_KINDS), -np.inf),
             alerts=np.zeros((batch, n, N_ALERT_KINDS), bool), checked_at=np.full((batch, n, N_CHANNELS), -np.inf),
             validation_time=np.full(batch, -np.inf),
-            svc_obs=np.zeros((batch, n, N_SF), np.float32), glob_obs=np.zeros((batch, N_GF), np.float32),
+            obs=np.zeros((batch, n * N_SF + N_GF), np.float32),
             impact_now=z(), impact_minutes=z(), peak_impact=z(), mitigated_at=np.full(batch, np.nan),
             resolved_at=np.full(batch, np.nan), held=np.zeros(batch, bool), reopened=np.zeros(batch, bool),
             validated=np.zeros(batch, bool), escalations=z(), harmful=z(), invalid=z(), steps=z(),
             episode_return=z(),
         )
+
+    @property
+    def svc_obs(self) -> np.ndarray:
+        """(B, N, N_SF) view of the per-service part of ``obs``."""
+        batch, n = self.cache_down.shape
+        return self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
+
+    @property
+    def glob_obs(self) -> np.ndarray:
+        """(B, N_GF) view of the global part of ``obs``."""
+        return self.obs[:, self.cache_down.shape[1] * N_SF:]
 
     def copy(self) -> State:
         return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})

@@ -1,0 +1,74 @@
+"""The oracle: a privileged agent that reads the hidden fault. An upper reference, not an
+achievable agent: it defines 100 on the normalised score scale.
+
+It declares the true severity, escalates just far enough for the cheapest lasting remedy of
+each active fault, applies it, waits out what heals by itself, validates and resolves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from supportgym.catalog import FAULT_NAMES, FAULTS, MIN_TIER, ActionKind
+from supportgym.dynamics import fault_present, healthy, signals
+from supportgym.reward import true_severity
+
+
+SATURATED = 0.85  # the saturation alert threshold
+
+
+def lasting_remedy(env: gym.Env, fault: str, service: int) -> ActionKind:
+    """The cheapest remedy that lastingly removes ``fault`` on ``service`` in this episode."""
+    u = env.unwrapped
+    spec = FAULTS[fault]
+    if fault == "external_outage":
+        return ActionKind.FAILOVER if u.params.failover[0, service] else ActionKind.WAIT
+    if u.state.culprit_change[0, service] != 0:  # the fault came with a change: undo it
+        return ActionKind.ROLLBACK
+    lasting = [k for k in spec.lasting_fixes if k != ActionKind.ROLLBACK]
+    return min(lasting, key=lambda k: MIN_TIER[k])
+
+
+class OracleAgent:
+    name = "oracle"
+
+    def __init__(self, env: gym.Env):
+        self.env = env
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        return np.array(self.next_action()), state
+
+    def next_action(self) -> int:
+        u = self.env.unwrapped
+        p, s, table = u.params, u.state, u.table
+        sig = signals(p, s)
+        severity = int(true_severity(np.maximum(s.peak_impact, sig.impact))[0])
+        for k in np.flatnonzero(fault_present(s, sig)[0]):
+            fault, service = FAULT_NAMES[s.fault_type[0, k]], int(s.fault_service[0, k])
+            remedy = lasting_remedy(self.env, fault, service)
+            if remedy == ActionKind.WAIT:
+                continue
+            if s.tier[0] < MIN_TIER[remedy]:
+                if s.declared[0] != severity:  # a correct severity makes the hand-off fast
+                    return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
+                return table.index(ActionKind.ESCALATE)
+            return table.index(remedy, service)
+        if s.declared[0] != severity:
+            return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
+        # Extra load from a spike can saturate services downstream of it too: scale those out.
+        saturated = np.flatnonzero((sig.utilisation[0] > SATURATED) & p.present[0])
+        for service in saturated:
+            scale = table.index(ActionKind.SCALE_OUT, int(service))
+            if p.tier_mask[0, 2, scale]:
+                if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
+                    return table.index(ActionKind.ESCALATE)
+                return scale
+        if not healthy(sig)[0] or fault_present(s, sig)[0].any():
+            return table.index(ActionKind.WAIT)
+        if not s.validated[0]:
+            return table.index(ActionKind.VALIDATE)
+        return table.index(ActionKind.RESOLVE)

@@ -50,7 +50,7 @@ DEFECT_EFFECTS[Defect.PROVIDER_OUTAGE] = (0.9, 3.0, 0.0)
 DEFECT_EFFECTS[Defect.BLIP] = (0.5, 2.0, 0.0)
 # A slow query costs the database most of its capacity: its latency and saturation then come
 # from the utilisation curve, and every dependant slows down through propagation.
-DEFECT_EFFECTS[Defect.SLOW_QUERY] = (0.0, 1.0, 0.7)
+DEFECT_EFFECTS[Defect.SLOW_QUERY] = (0.0, 20.0, 0.75)
 
 #: Exponential decay rate per minute of each defect (only the blip heals by itself this way).
 DEFECT_DECAY = np.zeros(N_DEFECTS)

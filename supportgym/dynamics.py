@@ -62,13 +62,16 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
     own latency = base x (1 + q^2/(4 (1-q)) + defect and leak slowdowns) with q = min(u, 0.95);
     own error = defects + leaks over threshold + the share shed beyond capacity (1 - 1/u), or 1
-    when down. Effective error and latency carry the callees' up the calls (``propagation``);
+    when down. Effective error and latency add the callees' up the calls, weighted by the share of
+    requests that call them (``upward_calls``, in ``callees_first`` order); callers of a dead cache
+    depend on its database instead for the cache's hit share;
     user impact is the entry-weighted share of requests failing or over the latency SLO.
     """
     out = Signals(*s.cache_down.shape)
     if target is None:
         target = capacity_during = _NOBODY[: len(s.time)]
-    signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.propagation,
+    signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls, p.upward_calls,
+                   p.callees_first,
                    s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target, capacity_during, out.table,
                    out.impact, out.conditions)
     return out

@@ -66,7 +66,8 @@ ALERT_THRESHOLDS = np.array([0.05, 2.0, 0.85, 0.5])
 
 @njit(cache=True)
 def signals_kernel(
-    time, traffic_table, service_table, present, load_matrix, redirect, propagation, load_mult, cache_down, scale,
+    time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, callees_first, load_mult,
+    cache_down, scale,
     defect, acc_level, during_target, during_capacity, out, impact, conditions,
 ):  # pragma: no cover - compiled
     """Fill ``out`` (B, 9, N), ``impact`` (B,) and ``conditions`` (B, N, 4); see ``dynamics.signals``."""
@@ -119,15 +120,27 @@ def signals_kernel(
             util[i] = u
             down[i] = 1.0 if is_down else 0.0
             saturation[i] = max(u, top)
-        # errors and latency flow up the calls
+        # errors and latency flow up the calls, callees first
         impact[b] = 0.0
-        for j in range(n):
-            e, lat = 0.0, 0.0
-            for i in range(n):
-                w = propagation[b, i, j]
+        any_cache_down = False
+        for i in range(n):
+            any_cache_down = any_cache_down or cache_down[b, i] > 0.0
+        for idx in range(n):
+            j = callees_first[b, idx]
+            e, lat = err_own[j], lat_own[j]
+            for d in range(n):
+                w = upward_calls[b, j, d]
                 if w != 0.0:
-                    e += err_own[i] * w
-                    lat += lat_own[i] * w
+                    e += w * err[d]
+                    lat += w * latency[d]
+            if any_cache_down:  # the hits of a dead cache now wait on its database
+                for c in range(n):
+                    if cache_down[b, c] > 0.0 and calls[b, j, c] > 0.0:
+                        for d in range(n):
+                            w = calls[b, j, c] * redirect[b, c, d]
+                            if w != 0.0:
+                                e += w * err[d]
+                                lat += w * latency[d]
             e = min(e, 1.0)
             err[j] = e
             latency[j] = lat

@@ -63,7 +63,8 @@ class Params:
     kind: np.ndarray  # (B, N) int, -1 for empty slots
     service_table: np.ndarray  # (B, 6, N): the rows named by SERVICE_ROWS (see the properties)
     load_matrix: np.ndarray  # (B, N, N)
-    propagation: np.ndarray  # (B, N, N)
+    upward_calls: np.ndarray  # (B, N, N) call weights errors and latency flow up through
+    callees_first: np.ndarray  # (B, N) service order with every service after all it calls
     redirect: np.ndarray  # (B, N, N)
     calls: np.ndarray  # (B, N, N) call weights; > 0 is an edge
     depth: np.ndarray  # (B, N)
@@ -146,8 +147,8 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         out[0, :n, :n] = m
         return out
 
-    propagation = np.eye(N)[None].copy()
-    propagation[0, :n, :n] = topo.propagation_matrix
+    callees_first = np.arange(N)[None].copy()
+    callees_first[0, :n] = topo.callees_first
     load_matrix = np.eye(N)[None].copy()
     load_matrix[0, :n, :n] = topo.load_matrix
     healthy_latency = topo.base_latency @ topo.propagation_matrix
@@ -179,7 +180,8 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         service_table=np.stack([pad(topo.entry), pad(topo.base_load, 1.0), pad(topo.base_load * topo.headroom, 1.0),
                                 pad(topo.base_latency, 1.0), pad(entry_slo, np.inf), pad(healthy_latency, 1.0)], axis=1),
         load_matrix=load_matrix,
-        propagation=propagation,
+        upward_calls=pad2(topo.upward_calls),
+        callees_first=callees_first,
         redirect=pad2(topo.redirect),
         calls=pad2(topo.calls),
         depth=pad(topo.depth),

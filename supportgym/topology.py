@@ -44,12 +44,29 @@ class Topology:
         return _frozen(np.linalg.inv(np.eye(self.n) - self.calls))
 
     @cached_property
-    def propagation_matrix(self) -> np.ndarray:
-        """Row-vector form: ``effective = own @ propagation_matrix``: errors and latency flowing up."""
+    def upward_calls(self) -> np.ndarray:
+        """The call weights through which errors and latency flow up to callers."""
         upward = self.calls.copy()
         upward[:, self.kinds == ServiceKind.CACHE] = 0.0  # callers fall back to the database
         upward[self.kinds == ServiceKind.QUEUE, :] = 0.0  # consumers behind a queue are asynchronous
-        return _frozen(np.linalg.inv(np.eye(self.n) - upward).T)
+        return _frozen(upward)
+
+    @cached_property
+    def propagation_matrix(self) -> np.ndarray:
+        """Row-vector form: ``effective = own @ propagation_matrix`` when no cache is down."""
+        return _frozen(np.linalg.inv(np.eye(self.n) - self.upward_calls).T)
+
+    @cached_property
+    def callees_first(self) -> np.ndarray:
+        """Service indices ordered so that every service comes after all it calls."""
+        order: list[int] = []
+        placed = np.zeros(self.n, dtype=bool)
+        while len(order) < self.n:
+            for i in range(self.n):
+                if not placed[i] and placed[self.calls[i] > 0].all():
+                    order.append(i)
+                    placed[i] = True
+        return _frozen(np.array(order))
 
     @cached_property
     def base_load(self) -> np.ndarray:

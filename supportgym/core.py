@@ -141,16 +141,19 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
 
 def _post_resolution(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run the post-resolution window for the rows that resolved. Returns its impact minutes and
-    whether each resolution held (no fault left, no user impact above the reopen level)."""
+    whether each resolution held: no fault at work at the close or at the end of the window
+    (a restarted leak still leaks), and no user impact above the reopen level in between."""
     chunk = np.where(resolving, p.post_resolution / _POST_RESOLUTION_CHUNKS, 0.0)
     previous = s.impact_now
     worst = previous.copy()
     total = np.zeros(len(resolving))
+    active = fault_active(s, signals(p, s))
     for _ in range(_POST_RESOLUTION_CHUNKS):
         advance(s, chunk)
         sig = signals(p, s)
         total += chunk * 0.5 * (previous + sig.impact)
         worst = np.maximum(worst, sig.impact)
         previous = sig.impact
-    held = resolving & ~fault_active(s, sig) & (worst < REOPEN_IMPACT)
+    active |= fault_active(s, sig)
+    held = resolving & ~active & (worst < REOPEN_IMPACT)
     return total, held

@@ -1,0 +1,1 @@
+"""The built-in scenario suites (YAML files), installed as ``supportgym.scenarios``."""

@@ -54,7 +54,7 @@ DEFECT_EFFECTS[Defect.SLOW_QUERY] = (0.0, 20.0, 0.75)
 
 #: Exponential decay rate per minute of each defect (only the blip heals by itself this way).
 DEFECT_DECAY = np.zeros(N_DEFECTS)
-DEFECT_DECAY[Defect.BLIP] = 0.12
+DEFECT_DECAY[Defect.BLIP] = 0.06
 
 
 class Accumulator(IntEnum):
@@ -216,7 +216,9 @@ class FaultSpec:
     kinds: tuple[ServiceKind, ...]  # service kinds the fault can sit on
     ticket: Ticket
     lasting_fixes: tuple[ActionKind, ...]
-    wrong_remedies: tuple[ActionKind, ...]  # remedies SPEC names as useless or harmful
+    #: Remedies SPEC names as useless or harmful, with their target: the faulty service itself
+    #: ("self"), a service that calls it ("caller"), or the database it uses or fronts ("database").
+    wrong_remedies: tuple[tuple[ActionKind, str], ...]
     defect: Defect | None = None
     intensity: tuple[float, float] = (1.0, 1.0)
     duration: tuple[float, float] = (np.inf, np.inf)  # minutes until it ends by itself
@@ -233,34 +235,35 @@ A = ActionKind
 FAULTS: dict[str, FaultSpec] = {
     f.name: f
     for f in [
-        FaultSpec("bad_deploy", "code bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), (A.RESTART,),
+        FaultSpec("bad_deploy", "code bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
                   defect=Defect.DEPLOY_BUG, intensity=(0.5, 1.0), change="deploy"),
-        FaultSpec("bad_config", "config bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), (A.RESTART,),
+        FaultSpec("bad_config", "config bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
                   defect=Defect.CONFIG_BUG, intensity=(0.5, 1.0), change="config"),
-        FaultSpec("memory_leak", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,), (A.RESTART,),
+        FaultSpec("memory_leak", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,), ((A.RESTART, "self"),),
                   accumulator=Accumulator.MEMORY, rate=(0.012, 0.02), start_level=(0.9, 1.0)),
-        FaultSpec("pool_exhaustion", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,), (A.RESTART,),
+        FaultSpec("pool_exhaustion", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,),
+                  ((A.RESTART, "database"), (A.RESTART, "self")),
                   accumulator=Accumulator.POOL, rate=(0.02, 0.04), start_level=(1.0, 1.0)),
         FaultSpec("slow_query", "database/network", (ServiceKind.DATABASE,), Ticket.APP_SLOW,
-                  (A.ROLLBACK, A.HOTFIX), (A.RESTART,),
+                  (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
                   defect=Defect.SLOW_QUERY, intensity=(0.8, 1.0), change="deploy"),
         FaultSpec("external_outage", "dependency failure", (ServiceKind.EXTERNAL,), Ticket.PAYMENT_ERRORS,
-                  (A.FAILOVER, A.WAIT), (A.RESTART, A.ROLLBACK),
+                  (A.FAILOVER, A.WAIT), ((A.RESTART, "caller"), (A.ROLLBACK, "caller")),
                   defect=Defect.PROVIDER_OUTAGE, intensity=(0.8, 1.0), duration=(25.0, 70.0)),
-        FaultSpec("traffic_spike", "infrastructure", APP, Ticket.APP_SLOW, (A.SCALE_OUT,), (A.RESTART,),
+        FaultSpec("traffic_spike", "infrastructure", APP, Ticket.APP_SLOW, (A.SCALE_OUT,), ((A.RESTART, "self"),),
                   load_multiplier=(2.6, 3.4)),
         FaultSpec("cache_failure", "dependency failure", (ServiceKind.CACHE,), Ticket.APP_SLOW,
-                  (A.RESTART,), (A.ROLLBACK,), cache_down=True),
+                  (A.RESTART,), ((A.RESTART, "database"),), cache_down=True),
         FaultSpec("disk_full", "infrastructure", (ServiceKind.DATABASE, ServiceKind.QUEUE, ServiceKind.WORKER),
-                  Ticket.ERRORS, (A.HOTFIX,), (A.RESTART,),
+                  Ticket.ERRORS, (A.HOTFIX,), ((A.RESTART, "self"),),
                   accumulator=Accumulator.DISK, rate=(0.004, 0.008), start_level=(1.0, 1.0)),
-        FaultSpec("expired_cert", "deployment error", APP, Ticket.ERRORS, (A.HOTFIX,), (A.ROLLBACK, A.RESTART),
-                  defect=Defect.CERT_EXPIRED),
+        FaultSpec("expired_cert", "deployment error", APP, Ticket.ERRORS, (A.HOTFIX,),
+                  ((A.ROLLBACK, "self"), (A.RESTART, "self")), defect=Defect.CERT_EXPIRED),
         FaultSpec("auth_failure", "auth failure", (ServiceKind.API,), Ticket.LOGIN_FAILS,
-                  (A.ROLLBACK, A.HOTFIX), (A.RESTART,),
+                  (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
                   defect=Defect.SECRET_BAD, intensity=(0.9, 1.0), change="config"),
         FaultSpec("transient_blip", "infrastructure", APP + (ServiceKind.DATABASE, ServiceKind.CACHE),
-                  Ticket.APP_SLOW, (A.WAIT,), (A.RESTART, A.ROLLBACK),
+                  Ticket.APP_SLOW, (A.WAIT,), ((A.RESTART, "self"), (A.ROLLBACK, "self")),
                   defect=Defect.BLIP, intensity=(0.6, 1.0)),
     ]
 }

@@ -2,13 +2,20 @@
 
 These are the equations of ``dynamics.py`` written as loops, because at a batch of one a chain
 of ~50 small numpy calls costs more than the arithmetic (~80 µs against ~3 µs here). The
-Python wrappers in ``dynamics.py`` and ``observe.py`` are the only callers; the equations are
-documented there. ``cache=True`` stores the compiled code beside this file after first use.
+Python wrappers in ``dynamics.py``, ``observe.py``, ``interventions.py`` and ``core.py`` are
+the only callers; the equations are documented there.
+
+``cache=True`` stores the compiled code beside this file after first use. Compiled code
+freezes the module-level constants it reads (the tables of ``catalog.py``, the columns of
+``layout.py``), but numba only notices changes to *this* file; ``_drop_stale_cache`` clears the
+cache when those constants change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -346,16 +353,16 @@ def metrics_kernel(rows, targets, sig, service_table, acc_level, acc_rate, defec
 
 
 @njit(cache=True)
-def log_class_kernel(rows, targets, sig, calls, acc_level, defect, out):  # pragma: no cover
-    """The dominant log signature in each target's logs (before noise) into ``out``.
+def log_strength_kernel(rows, targets, sig, calls, acc_level, defect, out):  # pragma: no cover
+    """How strongly each log signature shows in each target's logs, into ``out`` (rows, classes).
 
     Own signatures come from the service's defects and filled resources, overload and being
     down. About each callee, a caller logs the specific signature (TLS, 401/403, provider 5xx)
     where the callee has it, and generic errors/timeouts in proportion to how bad it is.
     """
-    strength = np.empty(N_LOG)
     for m in range(rows.shape[0]):
         b, i = rows[m], targets[m]
+        strength = out[m]
         strength[:] = 0.0
         for d in range(defect.shape[2]):
             strength[DEFECT_OWN_LOG[d]] += defect[b, i, d] * OWN_LOG_WEIGHT[d]
@@ -373,11 +380,6 @@ def log_class_kernel(rows, targets, sig, calls, acc_level, defect, out):  # prag
             for d in range(defect.shape[2]):
                 strength[DEFECT_CALLER_LOG[d]] += w * defect[b, j, d] * CALLER_LOG_WEIGHT[d]
         strength[LOG_NORMAL] = 0.0
-        best = 0
-        for c in range(N_LOG):
-            if strength[c] > strength[best]:
-                best = c
-        out[m] = best if strength[best] >= 0.03 else LOG_NORMAL
 
 
 @njit(cache=True)
@@ -431,3 +433,27 @@ def decode_kernel(actions, tier, declared, tier_mask, table_kind, table_service,
             minutes[b] = ACTION_MINUTES[k]
         capacity_during[b] = CAPACITY_DURING[k]
     return masked
+
+
+def _drop_stale_cache() -> None:
+    """Remove cached compiled kernels built against other values of the constants above."""
+    constants = {name: value for name, value in sorted(globals().items())
+                 if name.isupper() and isinstance(value, (int, float, np.ndarray))}
+    stamp = hashlib.sha256(repr([(k, np.asarray(v).tolist()) for k, v in constants.items()]).encode()).hexdigest()
+    cache_dir = Path(__file__).resolve().parent / "__pycache__"
+    stamp_file = cache_dir / "kernels.constants"
+    try:
+        if stamp_file.read_text() == stamp:
+            return
+    except OSError:
+        pass
+    try:
+        cache_dir.mkdir(exist_ok=True)
+        for cached in cache_dir.glob("kernels.*.nb[ic]"):
+            cached.unlink(missing_ok=True)
+        stamp_file.write_text(stamp)
+    except OSError:  # a read-only install: numba keeps its cache elsewhere, keyed on this file
+        pass
+
+
+_drop_stale_cache()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import N_LOG_CLASSES, ServiceKind
+from supportgym.catalog import N_LOG_CLASSES, LogClass, ServiceKind
 from supportgym.dynamics import Signals
 from supportgym.kernels import (
     alerts_kernel,
-    log_class_kernel,
+    log_strength_kernel,
     metrics_kernel,
     refresh_kernel,
     trace_kernel,
@@ -53,10 +53,18 @@ def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarr
                    s.time, s.svc_obs, s.checked_at, METRIC.start, METRICS_CH)
 
 
+def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(len(r), N_LOG_CLASSES) How strongly each signature shows in the logs of each t (no noise)."""
+    strength = np.empty((len(r), N_LOG_CLASSES))
+    log_strength_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, strength)
+    return strength
+
+
 def record_logs(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
-    """The dominant log signature of t; with chance ``log_noise`` a misleading one instead."""
-    cls = np.empty(len(r), dtype=np.int64)
-    log_class_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, cls)
+    """The dominant log signature of t (normal if none reaches 0.03); with chance ``log_noise``
+    a misleading one instead."""
+    strength = log_strengths(p, s, sig, r, t)
+    cls = np.where(strength.max(axis=1) < 0.03, LogClass.NORMAL, strength.argmax(axis=1))
     misleading = rng.random(len(r)) < p.log_noise[r]
     cls = np.where(misleading, rng.integers(1, N_LOG_CLASSES, len(r)), cls)
     s.svc_obs[r, t, LOGS] = cls[:, None] == np.arange(N_LOG_CLASSES)

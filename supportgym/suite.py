@@ -146,10 +146,9 @@ def _validate(model: type, data: Any, source: str, prefix: tuple) -> Any:
         return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        loc = prefix + tuple(first["loc"])
         # pydantic names union branches in the location ("float", "list[...]"): drop them
-        loc = tuple(p for p in loc if isinstance(p, int) or not any(c in str(p) for c in "[]()") and p not in
-                    ("float", "int", "str", "bool", "constrained-float", "constrained-str"))
+        loc = prefix + tuple(p for p in first["loc"] if isinstance(p, int) or not any(c in str(p) for c in "[]()")
+                             and p not in ("float", "int", "str", "bool", "constrained-float", "constrained-str"))
         more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
         raise SuiteError(source, format_loc(loc), first["msg"] + more) from None
 
@@ -179,7 +178,7 @@ def _build(spec: SuiteSpec, source: str) -> Suite:
         topo = topologies[sc.topology]
         for j, fault in enumerate(sc.faults):
             _check_fault(fault, topo, source, f"{where}.faults[{j}]")
-        noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source, (f"{where}.noise",))
+        noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source, ("scenarios", i, "noise"))
         scenarios.append(_scenario(sc, spec, topo, noise))
     return Suite(spec.name, spec.description, source, tuple(scenarios), spec.reward)
 

@@ -16,8 +16,8 @@ from supportgym.catalog import FAULT_NAMES, FAULTS, MIN_TIER, ActionKind
 from supportgym.dynamics import fault_present, healthy, signals
 from supportgym.reward import true_severity
 
-
 SATURATED = 0.85  # the saturation alert threshold
+BUSY = 0.6  # utilisation above which queueing visibly slows a service down
 
 
 def lasting_remedy(env: gym.Env, fault: str, service: int) -> ActionKind:
@@ -59,14 +59,14 @@ class OracleAgent:
             return table.index(remedy, service)
         if s.declared[0] != severity:
             return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
-        # Extra load from a spike can saturate services downstream of it too: scale those out.
-        saturated = np.flatnonzero((sig.utilisation[0] > SATURATED) & p.present[0])
-        for service in saturated:
-            scale = table.index(ActionKind.SCALE_OUT, int(service))
-            if p.tier_mask[0, 2, scale]:
-                if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
-                    return table.index(ActionKind.ESCALATE)
-                return scale
+        # Extra load from a spike can overload services downstream of it too (saturated, or slow
+        # near capacity): scale out the busiest while the system is not healthy.
+        scalable = p.tier_mask[0, 2, [table.index(ActionKind.SCALE_OUT, i) for i in range(table.max_services)]]
+        busy = np.where(scalable, sig.utilisation[0], 0.0)
+        if busy.max() > SATURATED or (not healthy(sig)[0] and busy.max() > BUSY):
+            if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
+                return table.index(ActionKind.ESCALATE)
+            return table.index(ActionKind.SCALE_OUT, int(np.argmax(busy)))
         if not healthy(sig)[0] or fault_present(s, sig)[0].any():
             return table.index(ActionKind.WAIT)
         if not s.validated[0]:

@@ -1,0 +1,129 @@
+"""What a rule-based agent may know: one observation read by feature name, and the action table.
+
+Rule-based agents are built from :class:`Desk` (the observation layout and the static action
+table), never from an environment, so they cannot reach the hidden state. :class:`View` reads one
+flat observation through :class:`supportgym.layout.ObservationLayout`'s feature names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, ActionKind, LogClass, ServiceKind
+from supportgym.layout import ALERTS, DONE_BLOCK, GF, KB, KIND, LOGS, METRIC, SF, ObservationLayout
+from supportgym.params import ActionTable
+
+#: Actions a third-party provider does not take (it can only be watched and failed over).
+_VENDOR_BLOCKED = np.isin(np.arange(N_SERVICE_ACTIONS), [ActionKind.RESTART, ActionKind.ROLLBACK, ActionKind.SCALE_OUT,
+                                                         ActionKind.HOTFIX, ActionKind.CHECK_CHANGES,
+                                                         ActionKind.CHECK_LOGS])
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The public, static facts an agent works with: how to read observations, how to name actions."""
+
+    layout: ObservationLayout
+    table: ActionTable
+
+    @classmethod
+    def of(cls, env: gym.Env) -> Desk:
+        """The desk of an environment: only its max_services; nothing of its state."""
+        max_services = int(env.unwrapped.table.max_services)
+        return cls(ObservationLayout(max_services), ActionTable.build(max_services))
+
+    @property
+    def n_actions(self) -> int:
+        return self.table.n
+
+    def act(self, kind: ActionKind, service: int = 0) -> int:
+        return self.table.index(kind, service)
+
+    def mask_from_observation(self, obs: np.ndarray) -> np.ndarray:
+        """The allowed actions, rebuilt from the observation alone (tier, present services,
+        providers, configured failovers). Equal to the env's ``action_masks()``; used when a caller
+        does not pass ``action_masks``."""
+        view = View(self.layout, obs)
+        tier = view.tier
+        per_service = np.broadcast_to(MIN_TIER[:N_SERVICE_ACTIONS] <= tier, (self.layout.max_services, N_SERVICE_ACTIONS))
+        per_service = per_service & view.present[:, None]
+        external = view.kind == ServiceKind.EXTERNAL
+        per_service = per_service & ~(external[:, None] & _VENDOR_BLOCKED)
+        per_service[:, ActionKind.FAILOVER] &= view.col("failover_configured") > 0.5
+        glob = MIN_TIER[N_SERVICE_ACTIONS:] <= tier
+        glob[ActionKind.ESCALATE - N_SERVICE_ACTIONS] = tier < 3
+        return np.concatenate([per_service.reshape(-1), glob])
+
+
+class View:
+    """Named, read-only access to one flat observation (shape ``(layout.size,)``)."""
+
+    __slots__ = ("s", "g", "present", "kind")
+
+    def __init__(self, layout: ObservationLayout, obs: np.ndarray):
+        self.s = layout.services(obs)  # (N, n_service_features)
+        self.g = layout.globals(obs)
+        self.present = self.s[:, SF["present"]] > 0.5
+        self.kind = np.where(self.present, np.argmax(self.s[:, KIND], axis=1), -1)
+
+    def col(self, feature: str) -> np.ndarray:
+        """One per-service feature for every slot."""
+        return self.s[:, SF[feature]]
+
+    def glob(self, feature: str) -> float:
+        return float(self.g[GF[feature]])
+
+    @property
+    def services(self) -> np.ndarray:
+        return np.flatnonzero(self.present)
+
+    @property
+    def tier(self) -> int:
+        return 1 + int(np.argmax(self.g[GF["tier_1"]:GF["tier_1"] + 3]))
+
+    @property
+    def declared(self) -> int:
+        """0 none, 1..3 SEV1..SEV3."""
+        return int(np.argmax(self.g[GF["declared_none"]:GF["declared_none"] + 4]))
+
+    @property
+    def validation(self) -> int:
+        """0 none, 1 healthy, 2 unhealthy (the last validation's result)."""
+        return int(np.argmax(self.g[GF["validation_none"]:GF["validation_none"] + 3]))
+
+    @property
+    def alerts(self) -> np.ndarray:
+        """(N, 4) bool: errors, latency, saturation, down alerts firing."""
+        return self.s[:, ALERTS] > 0.5
+
+    @property
+    def alerting(self) -> np.ndarray:
+        """(N,) bool: any alert firing on the service."""
+        return self.alerts.any(axis=1) & self.present
+
+    @property
+    def metrics(self) -> np.ndarray:
+        """(N, 9) the last metric reading per service (see ``layout.METRICS``)."""
+        return self.s[:, METRIC]
+
+    def metric(self, name: str) -> np.ndarray:
+        return self.s[:, SF["metric_" + name]]
+
+    def log_class(self, service: int) -> LogClass | None:
+        """The signature of the service's last log check, None if never checked."""
+        if self.s[service, SF["logs_fresh"]] <= 0.0:
+            return None
+        return LogClass(int(np.argmax(self.s[service, LOGS])))
+
+    @property
+    def kb(self) -> np.ndarray:
+        """(N, 6) the knowledge base's suggestion per service (see ``layout.KB_REMEDIES``)."""
+        return self.s[:, KB]
+
+    @property
+    def done(self) -> np.ndarray:
+        """(N, 5) remedies applied so far, counting in thirds (see ``layout.DONE``)."""
+        return self.s[:, DONE_BLOCK]

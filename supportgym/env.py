@@ -47,7 +47,7 @@ class IncidentEnv(gym.Env):
     the space raises ``ValueError``.
 
     ## Observation space
-    ``Box(0, 1, (max_services * 75 + 24,), float32)``: per service slot, topology facts (present,
+    ``Box(0, 1, (max_services * 58 + 22,), float32)``: per service slot, topology facts (present,
     kind, entry traffic, depth, failover), firing alerts (errors, latency, saturation, down), an
     internal report flag, the last metric reading, log signature, trace result and change
     recency with their freshness, the knowledge base's suggestion and the remedies done so
@@ -89,7 +89,8 @@ class IncidentEnv(gym.Env):
     def __init__(self, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
                  render_mode: str | None = None, scenario: str | None = None):
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r}")
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r} "
+                             "(SB3's make_vec_env asks for 'rgb_array' unless given env_kwargs={'render_mode': None})")
         self.suite = load_suite(suite)
         if self.suite.max_services > max_services:
             raise ValueError(f"{self.suite.source}: a topology has {self.suite.max_services} services but "
@@ -107,7 +108,8 @@ class IncidentEnv(gym.Env):
         self.scenario: Scenario = first
         self.params: Params = self._params[first.name]
         self.state = None
-        self.action_names: list[str] = self.table.names(list(first.topology.names))
+        self._names: dict[str, list[str]] = {}
+        self.action_names: list[str] = self._action_names(first)
         self.timeline: list[tuple[float, str, str]] = []
         self._done = False
 
@@ -125,7 +127,7 @@ class IncidentEnv(gym.Env):
             self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
         self.params = self._params[self.scenario.name]
         self.state = new_episode(self.scenario, self.params, self.np_random)
-        self.action_names = self.table.names(list(self.scenario.topology.names))
+        self.action_names = self._action_names(self.scenario)
         self.timeline = []
         self._done = False
         return self.state.obs[0].copy(), {"action_mask": self.action_masks(), "scenario": self.scenario.name}
@@ -147,6 +149,11 @@ class IncidentEnv(gym.Env):
         if self._done:
             info["episode_metrics"] = episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
+
+    def _action_names(self, scenario: Scenario) -> list[str]:
+        if scenario.name not in self._names:
+            self._names[scenario.name] = self.table.names(list(scenario.topology.names))
+        return self._names[scenario.name]
 
     def action_masks(self) -> np.ndarray:
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""

@@ -5,7 +5,7 @@ All arrays have a leading batch axis B; per-service arrays are (B, N) over padde
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -90,21 +90,20 @@ class State:
             episode_return=z(),
         )
 
-    @property
-    def svc_obs(self) -> np.ndarray:
-        """(B, N, N_SF) view of the per-service part of ``obs``."""
-        batch, n = self.cache_down.shape
-        return self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
+    # Views into ``obs``, derived (not copied) so they always alias it.
+    svc_obs: np.ndarray = field(init=False, repr=False)  # (B, N, N_SF): the per-service part
+    glob_obs: np.ndarray = field(init=False, repr=False)  # (B, N_GF): the global part
 
-    @property
-    def glob_obs(self) -> np.ndarray:
-        """(B, N_GF) view of the global part of ``obs``."""
-        return self.obs[:, self.cache_down.shape[1] * N_SF:]
+    def __post_init__(self):
+        batch, n = self.cache_down.shape
+        self.svc_obs = self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
+        self.glob_obs = self.obs[:, n * N_SF:]
 
     def copy(self) -> State:
-        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self) if f.init})
 
     def assign(self, rows: np.ndarray, other: State) -> None:
         """Overwrite batch rows ``rows`` with the (same-length) batch ``other``."""
         for f in fields(self):
-            getattr(self, f.name)[rows] = getattr(other, f.name)
+            if f.init:
+                getattr(self, f.name)[rows] = getattr(other, f.name)

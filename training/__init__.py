@@ -1,0 +1,1 @@
+"""Pieces of ``train.py``: hyperparameter files, run directories, training callbacks."""

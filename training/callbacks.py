@@ -1,0 +1,96 @@
+"""SB3 callbacks for ``train.py``: atomic checkpoints, domain evaluation, a progress bar."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+from training.rundir import CHECKPOINT, atomic_save
+
+#: A function that evaluates a model on fixed episodes and returns metrics by name,
+#: including "score" (the normalised score); and the baselines' metrics on the same episodes.
+Evaluator = Callable[[object], dict[str, float]]
+
+
+class AtomicCheckpoint(BaseCallback):
+    """Every ``every`` steps: ``checkpoints/checkpoint_<steps>_steps.zip``, keeping the newest ``keep``."""
+
+    def __init__(self, run_dir: Path, every: int, keep: int = 3):
+        super().__init__()
+        self.dir, self.every, self.keep = run_dir / "checkpoints", every, keep
+        self.last = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.save()
+        return True
+
+    def save(self) -> Path:
+        self.last = self.num_timesteps
+        path = self.dir / f"checkpoint_{self.num_timesteps}_steps.zip"
+        atomic_save(self.model, path)
+        old = sorted((p for p in self.dir.glob("*.zip") if CHECKPOINT.match(p.name)),
+                     key=lambda p: int(CHECKPOINT.match(p.name).group(1)))
+        for stale in old[:-self.keep]:
+            stale.unlink(missing_ok=True)
+        return path
+
+
+class DomainEval(BaseCallback):
+    """Every ``every`` steps: evaluate the policy on fixed episodes, log ``eval/*`` and the
+    baselines' scores on the same episodes as ``baselines/*`` reference lines, keep the best model."""
+
+    def __init__(self, evaluate: Evaluator, baselines: dict[str, dict[str, float]], run_dir: Path, every: int):
+        super().__init__()
+        self.evaluate, self.baselines, self.run_dir, self.every = evaluate, baselines, run_dir, every
+        self.last = -every
+        self.best = float("-inf")
+        self.latest: dict[str, float] = {}
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.run()
+        return True
+
+    def run(self) -> dict[str, float]:
+        self.last = self.num_timesteps
+        self.latest = self.evaluate(self.model)
+        for key, value in self.latest.items():
+            self.logger.record(f"eval/{key}", value)
+        for name, metrics in self.baselines.items():
+            self.logger.record(f"baselines/{name}_score", metrics["score"])
+        self.logger.dump(self.num_timesteps)
+        if self.latest["score"] > self.best:
+            self.best = self.latest["score"]
+            atomic_save(self.model, self.run_dir / "best_model.zip")
+        return self.latest
+
+
+class Progress(BaseCallback):
+    """A progress bar: steps, throughput (steps / wall time, not SB3's early-logged fps), latest score."""
+
+    def __init__(self, total: int, evaluation: DomainEval | None):
+        super().__init__()
+        self.total, self.evaluation = total, evaluation
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self.start_steps, self.start_time = self.num_timesteps, time.perf_counter()
+        self.bar = tqdm(total=self.total, initial=self.num_timesteps, unit="step", dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        if self.bar is not None and self.num_timesteps - self.bar.n >= 1000:
+            self.bar.update(self.num_timesteps - self.bar.n)
+            rate = (self.num_timesteps - self.start_steps) / max(time.perf_counter() - self.start_time, 1e-9)
+            score = self.evaluation.latest.get("score") if self.evaluation else None
+            self.bar.set_postfix_str(f"{rate:.0f} steps/s" + (f", score {score:.1f}" if score is not None else ""))
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.num_timesteps - self.bar.n)
+            self.bar.close()

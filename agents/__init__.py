@@ -1,6 +1,28 @@
 """Agents for supportgym: rule-based baselines, the privileged oracle, trained-policy adapters.
 
 Every agent follows SB3's ``predict(observation, state=None, episode_start=None,
-deterministic=True) -> (action, state)`` protocol, so they plug into evaluation and user code
-alike.
+deterministic=True, action_masks=None) -> (action, state)`` protocol, so rule-based agents,
+the oracle and trained models plug into evaluation and user code alike::
+
+    import gymnasium as gym, supportgym
+    from agents import make_agent
+
+    env = gym.make("supportgym/Incident-v0", suite="standard")
+    agent = make_agent("expert", env)          # or "runbook", "oracle", "runs/x/model.zip", ...
+    obs, info = env.reset(seed=0)
+    state, start, done = None, True, False
+    while not done:
+        action, state = agent.predict(obs, state=state, episode_start=[start], action_masks=info["action_mask"])
+        obs, reward, terminated, truncated, info = env.step(int(action))
+        start, done = False, terminated or truncated
+
+Pass ``state`` back each step, as with RecurrentPPO: the rule-based agents keep their notes
+about the episode there.
 """
+
+from agents.base import Agent
+from agents.registry import BUILTIN_AGENTS, RULE_AGENTS, UnknownAgentError, make_agent
+from agents.rollout import run_episode
+from agents.view import Desk, View
+
+__all__ = ["Agent", "BUILTIN_AGENTS", "Desk", "RULE_AGENTS", "UnknownAgentError", "View", "make_agent", "run_episode"]

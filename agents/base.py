@@ -8,8 +8,15 @@ import numpy as np
 
 
 class Agent(Protocol):
-    """SB3's prediction protocol. ``state`` is the agent's recurrent state (None if it has none);
-    ``episode_start`` marks the first observation of an episode."""
+    """SB3's prediction protocol, plus the action mask.
+
+    ``observation`` is one observation or a batch; ``state`` is what the previous call returned
+    (a recurrent policy's hidden state, a rule-based agent's notes; None to start afresh);
+    ``episode_start`` marks the first observation of an episode; ``action_masks`` holds the
+    allowed actions (``info["action_mask"]``). Agents act only among allowed actions; rule-based
+    agents and trained models rebuild the mask from the observation if it is not given.
+    Returns the action (an array, batched like the observation) and the state to pass back.
+    """
 
     name: str
 

@@ -1,0 +1,209 @@
+"""Trained policies from stable-baselines3 / sb3-contrib, acting with action masks.
+
+``load_trained("runs/x/model.zip", env)`` loads a model saved by PPO, MaskablePPO, RecurrentPPO
+or DQN and wraps it as an agent with the shared ``predict`` protocol. The algorithm is read from
+the file's metadata, or given after the path: ``"runs/x/model.zip:maskable_ppo"``.
+
+Masks: every algorithm acts only among allowed actions. MaskablePPO was trained with them; for
+PPO and RecurrentPPO the masked actions' logits are set to -inf, for DQN their Q-values.
+
+Security: an SB3 ``.zip`` holds pickled Python objects, and unpickling runs code. Only load
+files you trust — this module loads nothing but the paths it is explicitly given. To keep
+unpickling to the minimum, the spaces are checked from the file's plain-JSON description and
+then supplied from the environment, and every saved object that prediction does not need
+(schedules, buffers, the last rollout's observations, ...) is replaced through SB3's
+``custom_objects`` instead of being unpickled. The policy class is taken from the installed
+SB3 / sb3-contrib when the file names one of theirs; only a custom policy class or non-JSON
+``policy_kwargs`` are unpickled from the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.view import Desk
+
+#: Algorithm name -> (module, class).
+ALGORITHMS = {
+    "ppo": ("stable_baselines3", "PPO"),
+    "maskable_ppo": ("sb3_contrib", "MaskablePPO"),
+    "recurrent_ppo": ("sb3_contrib", "RecurrentPPO"),
+    "dqn": ("stable_baselines3", "DQN"),
+}
+#: The module of a saved policy class tells the algorithm family.
+_POLICY_MODULES = {
+    "sb3_contrib.common.maskable.policies": "maskable_ppo",
+    "sb3_contrib.common.recurrent.policies": "recurrent_ppo",
+    "stable_baselines3.dqn.policies": "dqn",
+    "stable_baselines3.common.policies": "ppo",
+}
+#: Saved objects prediction needs; everything else pickled in the file is replaced.
+_NEEDED = {"policy_class", "policy_kwargs"}
+#: Plain values for saved objects a loaded model needs to exist but prediction never uses.
+_REPLACEMENTS: dict[str, Any] = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": 0.2,
+                                 "clip_range_vf": None, "exploration_schedule": lambda _: 0.0, "buffer_size": 1,
+                                 "train_freq": 1}
+
+
+class ModelLoadError(ValueError):
+    """A model file cannot be used: missing, corrupt, of an unknown algorithm, or trained on
+    spaces that differ from the environment's. The message says which and what to do."""
+
+
+def parse_model_spec(spec: str) -> tuple[Path, str | None]:
+    """``"path.zip"`` or ``"path.zip:algo"`` -> (path, algo or None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.lower() in ALGORITHMS:
+        return Path(head), tail.lower()
+    return Path(spec), None
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The plain-JSON ``data`` entry of an SB3 zip, unpickling nothing."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+            archive.testzip()
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError) as e:
+        raise ModelLoadError(f"{path} is not a readable stable-baselines3 model (.zip saved by model.save): "
+                             f"{type(e).__name__}: {e}") from None
+    if not isinstance(data, dict) or "policy_class" not in data:
+        raise ModelLoadError(f"{path} is not a stable-baselines3 model: its 'data' entry has no policy_class")
+    return data
+
+
+def detect_algorithm(data: dict[str, Any], path: Path) -> str:
+    module = data["policy_class"].get("__module__") if isinstance(data["policy_class"], dict) else None
+    algo = _POLICY_MODULES.get(module or "")
+    if algo == "ppo" and "clip_range" not in data:
+        algo = None  # an actor-critic policy without PPO's clipping: A2C or another algorithm
+    if algo is None:
+        raise ModelLoadError(f"cannot tell which algorithm saved {path} (policy from {module!r}); name it after "
+                             f"the path, e.g. {path}:ppo (one of: {', '.join(ALGORITHMS)})")
+    return algo
+
+
+def _space_summary(entry: Any) -> tuple[str, tuple[int, ...] | None, int | None]:
+    """(space class name, shape, n) from a saved space's JSON description."""
+    if not isinstance(entry, dict):
+        return type(entry).__name__, None, None
+    kind = re.sub(r".*\.([A-Za-z]+)'>$", r"\1", entry.get(":type:", "?"))
+    try:
+        shape = entry.get("_shape")
+        shape = tuple(int(x) for x in (json.loads(shape) if isinstance(shape, str) else shape)) if shape is not None \
+            else None
+        n = int(entry["n"]) if "n" in entry else None
+    except (TypeError, ValueError):
+        return kind, None, None
+    return kind, shape, n
+
+
+def check_spaces(data: dict[str, Any], env: gym.Env, path: Path) -> None:
+    obs_kind, obs_shape, _ = _space_summary(data.get("observation_space"))
+    act_kind, _, n = _space_summary(data.get("action_space"))
+    want_obs, want_n = env.observation_space.shape, int(env.action_space.n)
+    if obs_kind != "Box" or obs_shape != want_obs or act_kind != "Discrete" or n != want_n:
+        u = env.unwrapped
+        raise ModelLoadError(
+            f"{path} was trained on {obs_kind} observations of shape {obs_shape} and {act_kind}({n}) actions, "
+            f"but suite {u.suite.name!r} with max_services={u.table.max_services} gives Box {want_obs} and "
+            f"Discrete({want_n}); evaluate it with the max_services it was trained with")
+
+
+def _policy_class(data: dict[str, Any]) -> type | None:
+    """The installed SB3 / sb3-contrib policy class the file names, or None (unpickle it)."""
+    entry = data["policy_class"]
+    module = entry.get("__module__", "") if isinstance(entry, dict) else ""
+    match = re.search(r"<function (\w+)\.__init__", entry.get("__init__", "")) if isinstance(entry, dict) else None
+    if match is None or not module.startswith(("stable_baselines3.", "sb3_contrib.")):
+        return None
+    return getattr(importlib.import_module(module), match.group(1), None)
+
+
+def custom_objects(data: dict[str, Any], env: gym.Env) -> dict[str, Any]:
+    """Replacements for every pickled object of ``data`` that prediction does not need."""
+    objects: dict[str, Any] = {"observation_space": env.observation_space, "action_space": env.action_space}
+    for key, value in data.items():
+        if key in objects or key in _NEEDED:
+            continue
+        if isinstance(value, dict) and ":serialized:" in value or key in _REPLACEMENTS:
+            objects[key] = _REPLACEMENTS.get(key)
+    if (policy := _policy_class(data)) is not None:
+        objects["policy_class"] = policy
+    return objects
+
+
+class TrainedAgent:
+    """An SB3 / sb3-contrib model behind the agent protocol, acting only among allowed actions."""
+
+    def __init__(self, model: Any, algo: str, desk: Desk, name: str):
+        self.model, self.algo, self.desk, self.name = model, algo, desk, name
+        self.policy = model.policy
+        self.policy.set_training_mode(False)
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        import torch as th
+
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 1
+        batch = obs[None] if single else obs
+        n = len(batch)
+        if action_masks is None:
+            masks = np.stack([self.desk.mask_from_observation(o) for o in batch])
+        else:
+            masks = np.asarray(action_masks, dtype=bool).reshape(n, -1)
+        obs_t, _ = self.policy.obs_to_tensor(batch)
+        with th.no_grad():
+            if self.algo == "dqn":
+                scores = self.policy.q_net(obs_t)
+            elif self.algo == "recurrent_ppo":
+                if state is None:
+                    zeros = np.zeros((self.policy.lstm_actor.num_layers, n, self.policy.lstm_actor.hidden_size))
+                    state = (zeros, zeros)
+                starts = np.zeros(n) if episode_start is None else np.resize(np.asarray(episode_start, float), n)
+                lstm = tuple(th.as_tensor(np.asarray(s), dtype=th.float32, device=self.policy.device) for s in state)
+                dist, lstm = self.policy.get_distribution(obs_t, lstm, th.as_tensor(starts, dtype=th.float32,
+                                                                                      device=self.policy.device))
+                state = (lstm[0].cpu().numpy(), lstm[1].cpu().numpy())
+                scores = dist.distribution.logits
+            else:
+                scores = self.policy.get_distribution(obs_t).distribution.logits
+            scores = scores.masked_fill(~th.as_tensor(masks, device=scores.device), -th.inf)
+            if deterministic or self.algo == "dqn":
+                actions = scores.argmax(dim=1)
+            else:
+                actions = th.distributions.Categorical(logits=scores).sample()
+        actions = actions.cpu().numpy()
+        return (np.array(actions[0]) if single else actions), state
+
+
+def load_trained(spec: str, env: gym.Env) -> TrainedAgent:
+    """Load ``path.zip`` or ``path.zip:algo`` for ``env``. Raises :class:`ModelLoadError` with a
+    clear message on any problem with the file."""
+    path, algo = parse_model_spec(spec)
+    data = read_metadata(path)
+    algo = algo or detect_algorithm(data, path)
+    check_spaces(data, env, path)
+    module, cls_name = ALGORITHMS[algo]
+    try:
+        cls = getattr(importlib.import_module(module), cls_name)
+    except ImportError as e:
+        raise ModelLoadError(f"loading {path} needs {module} ({e}); install supportgym[train]") from None
+    try:
+        model = cls.load(path, env=None, device="cpu", custom_objects=custom_objects(data, env))
+    except ModelLoadError:
+        raise
+    except Exception as e:  # a corrupt or foreign file fails in many ways inside SB3 and torch
+        raise ModelLoadError(f"{path} could not be loaded as {cls_name}: {type(e).__name__}: {e}") from None
+    return TrainedAgent(model, algo, Desk.of(env), name=str(path))

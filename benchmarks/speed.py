@@ -1,7 +1,7 @@
 """Incident-v0 simulation speed: steps per second of random allowed actions through gym.make.
 
     python benchmarks/speed.py                 # every built-in suite, then 8/32/128 services
-    python benchmarks/speed.py --steps 50000   # longer, steadier runs
+    python benchmarks/speed.py --steps 50000   # longer runs (each row: median of --repeats runs)
 
 The agent picks uniformly among the allowed actions (``info["action_mask"]``); its own cost is
 included, as a user's loop would include it. Resets are included. The scaling part runs the
@@ -48,21 +48,24 @@ def _random_allowed(rng: np.random.Generator, mask: np.ndarray) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20000, help="steps per measurement (default 20000)")
+    parser.add_argument("--repeats", type=int, default=3, help="report the median of this many runs (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+
+    def report(label: str, services: int, env: gym.Env) -> None:
+        runs = sorted(measure(env, args.steps, args.seed + r) for r in range(args.repeats))
+        sps, us = runs[len(runs) // 2]
+        print(f"{label:<12}{services:>9}{sps:>10.0f}{us:>9.1f}", flush=True)
 
     print(f"{'suite':<12}{'services':>9}{'steps/s':>10}{'µs/step':>9}")
     for suite in supportgym.builtin_suites():
         env = gym.make("supportgym/Incident-v0", suite=suite)
-        sps, us = measure(env, args.steps, args.seed)
-        print(f"{suite:<12}{env.unwrapped.suite.max_services:>9}{sps:>10.0f}{us:>9.1f}")
+        report(suite, env.unwrapped.suite.max_services, env)
     with tempfile.TemporaryDirectory() as tmp:
         for n in (8, 32, 128):
             path = Path(tmp) / f"layered-{n}.yaml"
             path.write_text(yaml.safe_dump(layered_suite(n)))
-            env = gym.make("supportgym/Incident-v0", suite=str(path), max_services=n)
-            sps, us = measure(env, args.steps, args.seed)
-            print(f"{'layered':<12}{n:>9}{sps:>10.0f}{us:>9.1f}")
+            report("layered", n, gym.make("supportgym/Incident-v0", suite=str(path), max_services=n))
 
 
 if __name__ == "__main__":

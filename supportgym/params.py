@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, ActionKind, ServiceKind
+from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, PROVIDER_BLOCKED, ActionKind, ServiceKind
 from supportgym.reward import weight_array
 from supportgym.suite import Scenario
 from supportgym.suite_schema import RewardWeights
@@ -162,11 +162,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     k = actions.kind
     ext = external[0, actions.service]
     allowed = np.where(actions.is_service_action, svc_mask, True)
-    # A third-party provider cannot be restarted, rolled back, scaled or patched, and has no
-    # change history of ours; it can only be failed over, where a secondary is configured.
-    vendor_blocked = np.isin(k, [ActionKind.RESTART, ActionKind.ROLLBACK, ActionKind.SCALE_OUT,
-                                 ActionKind.HOTFIX, ActionKind.CHECK_CHANGES, ActionKind.CHECK_LOGS])
-    allowed &= ~(ext & vendor_blocked)
+    allowed &= ~(ext & np.isin(k, PROVIDER_BLOCKED))
     failover_ok = np.zeros(N, dtype=bool)
     failover_ok[:n] = topo.failover
     allowed &= np.where(k == ActionKind.FAILOVER, failover_ok[actions.service] & actions.is_service_action, True)

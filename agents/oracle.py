@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from supportgym.catalog import FAULT_NAMES, FAULTS, MIN_TIER, ActionKind
+from supportgym.catalog import ACTION_MINUTES, ESCALATION_MINUTES, FAULT_NAMES, FAULTS, MIN_TIER, ActionKind, Defect
 from supportgym.dynamics import fault_present, healthy, signals
 from supportgym.reward import true_severity
 
@@ -42,6 +42,13 @@ class OracleAgent:
                 deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         return np.array(self.next_action()), state
 
+    def _ends_first(self, service: int) -> bool:
+        """A provider outage ends by itself before a failover could be done: failing over then
+        would be a needless change."""
+        s = self.env.unwrapped.state
+        handoff = ESCALATION_MINUTES[s.declared[0]] if s.tier[0] < MIN_TIER[ActionKind.FAILOVER] else 0.0
+        return s.defect_timer[0, service, Defect.PROVIDER_OUTAGE] <= handoff + ACTION_MINUTES[ActionKind.FAILOVER] + 1
+
     def next_action(self) -> int:
         u = self.env.unwrapped
         p, s, table = u.params, u.state, u.table
@@ -50,7 +57,7 @@ class OracleAgent:
         for k in np.flatnonzero(fault_present(s, sig)[0]):
             fault, service = FAULT_NAMES[s.fault_type[0, k]], int(s.fault_service[0, k])
             remedy = lasting_remedy(self.env, fault, service)
-            if remedy == ActionKind.WAIT:
+            if remedy == ActionKind.WAIT or (remedy == ActionKind.FAILOVER and self._ends_first(service)):
                 continue
             if s.tier[0] < MIN_TIER[remedy]:
                 if s.declared[0] != severity:  # a correct severity makes the hand-off fast

@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from supportgym.catalog import FAULTS, REMEDY_NAMES, ActionKind, ServiceKind
 from supportgym.suite_schema import (
+    FAULT_CATEGORIES,
     FaultEntry,
+    GeneratorSpec,
     KnownIssue,
     NoiseSpec,
     RewardWeights,
@@ -65,6 +67,8 @@ class Suite:
     source: str
     scenarios: tuple[Scenario, ...]
     reward: RewardWeights
+    heldout: bool = False
+    """For evaluation only: training must never sample it."""
 
     @property
     def weights(self) -> np.ndarray:
@@ -135,10 +139,45 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
         raise SuiteError(source, line, f"not valid YAML ({getattr(e, 'problem', e)})") from None
     if raw is None:
         raise SuiteError(source, "", "the file is empty")
+    return build_suite(raw, source)
+
+
+def build_suite(raw: Any, source: str = "<data>") -> Suite:
+    """Validate and build a suite from suite-file data (the mapping a suite file's YAML holds)."""
     if not isinstance(raw, dict):
         raise SuiteError(source, "", f"the top level must be a mapping, not {type(raw).__name__}")
-    spec = _validate(SuiteSpec, raw, source, ())
+    spec = _validate(SuiteSpec, _expand_generators(raw, source), source, ())
     return _build(spec, source)
+
+
+def _expand_generators(raw: dict, source: str) -> dict:
+    """Suite data with each ``generators`` entry's scenarios and topologies appended to its own."""
+    entries = raw.get("generators") or []
+    if not isinstance(entries, list):
+        raise SuiteError(source, "generators", "must be a list of generator entries")
+    if not entries:
+        return raw
+    from supportgym.generator import expand  # the generator builds on this module's schema
+
+    topologies = dict(raw.get("topologies") or {}) if isinstance(raw.get("topologies") or {}, dict) else None
+    scenarios = list(raw.get("scenarios") or []) if isinstance(raw.get("scenarios") or [], list) else None
+    if topologies is None or scenarios is None:
+        return raw  # malformed: the schema check names the field
+    names = {s.get("name") for s in scenarios if isinstance(s, dict)} | set(topologies)
+    for i, entry in enumerate(entries):
+        spec = _validate(GeneratorSpec, entry, source, ("generators", i))
+        try:
+            new_topologies, new_scenarios = expand(spec)
+        except ValueError as e:
+            raise SuiteError(source, f"generators[{i}]", str(e)) from None
+        clash = sorted(names & ({s["name"] for s in new_scenarios} | set(new_topologies)))
+        if clash:
+            raise SuiteError(source, f"generators[{i}].name",
+                             f"generated name {clash[0]!r} is already taken; give the entry another name or seed")
+        names |= {s["name"] for s in new_scenarios} | set(new_topologies)
+        topologies |= new_topologies
+        scenarios += new_scenarios
+    return {**raw, "topologies": topologies, "scenarios": scenarios}
 
 
 def _validate(model: type, data: Any, source: str, prefix: tuple) -> Any:
@@ -180,7 +219,7 @@ def _build(spec: SuiteSpec, source: str) -> Suite:
             _check_fault(fault, topo, source, f"{where}.faults[{j}]")
         noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source, ("scenarios", i, "noise"))
         scenarios.append(_scenario(sc, spec, topo, noise))
-    return Suite(spec.name, spec.description, source, tuple(scenarios), spec.reward)
+    return Suite(spec.name, spec.description, source, tuple(scenarios), spec.reward, spec.heldout)
 
 
 def _scenario(sc: ScenarioSpec, spec: SuiteSpec, topo: Topology, noise: NoiseSpec) -> Scenario:
@@ -220,6 +259,14 @@ def _check_fault(fault: FaultEntry, topo: Topology, source: str, where: str) -> 
         raise SuiteError(source, f"{where}.onset_minutes", "the range must be [low, high]")
     if fault.change is not None and spec.change is None and spec.accumulator is None:
         raise SuiteError(source, f"{where}.change", f"fault {fault.type!r} cannot be brought by a change")
+    if fault.category is not None and fault.category not in FAULT_CATEGORIES[fault.type]:
+        raise SuiteError(source, f"{where}.category", f"fault {fault.type!r} cannot be filed as {fault.category!r}; "
+                                                      f"allowed: {', '.join(FAULT_CATEGORIES[fault.type])}")
+
+
+def category_of(fault: FaultEntry) -> str:
+    """The root-cause category (Ghosh et al.) a fault entry is filed under."""
+    return fault.category or FAULTS[fault.type].category
 
 
 def _build_topology(name: str, spec: TopologySpec, source: str) -> Topology:

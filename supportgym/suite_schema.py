@@ -10,13 +10,39 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supportgym.catalog import FAULT_NAMES, REMEDY_NAMES, ServiceKind
+from supportgym.catalog import FAULT_NAMES, FAULTS, REMEDY_NAMES, ServiceKind
+from supportgym.topology_gen import FAMILIES, VOCABULARIES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=40)]
 KindName = Literal[tuple(k.name.lower() for k in ServiceKind)]  # type: ignore[valid-type]
 FaultName = Literal[FAULT_NAMES]  # type: ignore[valid-type]
 RemedyName = Literal[tuple(REMEDY_NAMES)]  # type: ignore[valid-type]
+
+#: Root-cause categories of Ghosh et al. (SoCC 2022, 152 Microsoft Teams incidents).
+ROOT_CAUSE_CATEGORIES = ("code bug", "dependency failure", "infrastructure", "deployment error", "config bug",
+                         "database/network", "auth failure")
+#: The categories each fault type may be filed under (``FaultEntry.category``); the first is the
+#: catalogue's. A broken rollout is a deployment error, a bad query a code bug, a network blip a
+#: database/network incident, a pool exhausted by the database's connection limit a database one.
+FAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    name: (FAULTS[name].category, *alternatives)
+    for name, alternatives in {
+        "bad_deploy": ("deployment error",),
+        "bad_config": ("deployment error",),
+        "memory_leak": (),
+        "pool_exhaustion": ("database/network",),
+        "slow_query": ("code bug",),
+        "external_outage": (),
+        "traffic_spike": (),
+        "cache_failure": ("infrastructure",),
+        "disk_full": (),
+        "expired_cert": ("auth failure",),
+        "auth_failure": ("config bug",),
+        "transient_blip": ("database/network",),
+    }.items()
+}
+CategoryName = Literal[ROOT_CAUSE_CATEGORIES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -83,6 +109,8 @@ class FaultEntry(Strict):
     """Minutes the fault has been running when the incident opens (value or [low, high])."""
     change: Literal["deploy", "config"] | None = None
     """Override the change that brought the fault (e.g. a memory leak shipped by a deploy)."""
+    category: CategoryName | None = None
+    """Root-cause category, if not the fault type's own (one of ``FAULT_CATEGORIES[type]``)."""
 
 
 class ScenarioSpec(Strict):
@@ -134,10 +162,44 @@ class Defaults(Strict):
     validate_minutes: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
 
 
+Range = Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)]
+
+
+class GeneratorSpec(Strict):
+    """A generator entry: ``count`` random scenarios, each on its own random topology, made at load
+    time by ``supportgym.generator`` and then validated like hand-written ones. Scenario ``i`` is
+    named ``<name>-<i>`` and depends only on (``seed``, ``i``) and the settings, not on ``count``."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=32)] | None = None
+    """Prefix of the generated scenario and topology names (default ``gen-<seed>``)."""
+    seed: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=1, le=1000)] = 10
+    weight: Annotated[float, Field(gt=0.0)] = 1.0
+    """Weight of the entry as a whole, shared equally by its scenarios."""
+    family: Literal[FAMILIES] = "tiered"  # type: ignore[valid-type]
+    """Topology shape family (see ``topology_gen``); ``federated`` is reserved for the held-out suite."""
+    vocabulary: Literal[tuple(VOCABULARIES)] = "commerce"  # type: ignore[valid-type]
+    """Service-name vocabulary; ``logistics`` is reserved for the held-out suite."""
+    services: Annotated[list[Annotated[int, Field(ge=4, le=256)]], Field(min_length=2, max_length=2)] = [4, 16]
+    """[fewest, most] services per topology; the environment's ``max_services`` must cover the most."""
+    mix: Literal["ghosh", "uniform"] | dict[FaultName, Annotated[float, Field(ge=0.0)]] = "ghosh"
+    """Fault-type weights: ``ghosh`` (calibrated to Ghosh et al.), ``uniform``, or a mapping."""
+    concurrent: Probability = 0.15
+    """Chance that a scenario has two faults at once."""
+    noise: Range = [0.0, 1.0]
+    """[low, high] noise level per scenario: 0 is none, 1 as heavy as the hard suite."""
+    red_herrings: Annotated[list[Annotated[int, Field(ge=0, le=20)]], Field(min_length=2, max_length=2)] = [0, 3]
+    """[fewest, most] unrelated recent changes per scenario."""
+
+
 class SuiteSpec(Strict):
     name: Name
     description: str = ""
     version: int = 1
+    heldout: bool = False
+    """A held-out suite: for evaluation only, never for training."""
+    generators: list[GeneratorSpec] = []
+    """Generator entries, expanded into ``scenarios`` (and ``topologies``) when the file is loaded."""
     defaults: Defaults = Defaults()
     reward: RewardWeights = RewardWeights()
     topologies: Annotated[dict[Name, TopologySpec], Field(min_length=1)]

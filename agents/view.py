@@ -12,14 +12,12 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, ActionKind, LogClass, ServiceKind
+from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, PROVIDER_BLOCKED, ActionKind, LogClass, ServiceKind
 from supportgym.layout import ALERTS, DONE_BLOCK, GF, KB, KIND, LOGS, METRIC, SF, ObservationLayout
 from supportgym.params import ActionTable
 
-#: Actions a third-party provider does not take (it can only be watched and failed over).
-_VENDOR_BLOCKED = np.isin(np.arange(N_SERVICE_ACTIONS), [ActionKind.RESTART, ActionKind.ROLLBACK, ActionKind.SCALE_OUT,
-                                                         ActionKind.HOTFIX, ActionKind.CHECK_CHANGES,
-                                                         ActionKind.CHECK_LOGS])
+#: Per-service actions a third-party provider does not take (it can be watched and failed over).
+_VENDOR_BLOCKED = np.isin(np.arange(N_SERVICE_ACTIONS), PROVIDER_BLOCKED)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,14 @@ class StepResult:
 
 
 def action_mask(p: Params, s: State, table: ActionTable) -> np.ndarray:
-    """(B, A) bool: actions allowed now (topology and tier; no escalation beyond L3)."""
-    return p.tier_mask[np.arange(len(s.tier)), s.tier - 1]
+    """(B, A) bool: actions allowed now: by topology and tier, no escalation beyond L3, and no
+    re-declaring the severity already declared (a free no-op would let time pass for nothing).
+    ``decode_kernel`` applies the same rules to the actions taken."""
+    rows = np.arange(len(s.tier))
+    mask = p.tier_mask[rows, s.tier - 1]
+    declared = s.declared > 0
+    mask[rows[declared], table.index(ActionKind.DECLARE_SEV1) + s.declared[declared] - 1] = False
+    return mask
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:

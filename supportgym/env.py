@@ -159,7 +159,7 @@ class IncidentEnv(gym.Env):
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         if self.state is None:
             return self.params.tier_mask[0, self.scenario.start_tier - 1]
-        return self.params.tier_mask[0, self.state.tier[0] - 1].copy()
+        return core.action_mask(self.params, self.state, self.table)[0]
 
     def render(self):
         if self.render_mode == "ansi":

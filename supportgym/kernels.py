@@ -47,6 +47,7 @@ from supportgym.state import CONFIG, DEPLOY, NO_CHANGE
 RESTART, ROLLBACK, SCALE_OUT = int(ActionKind.RESTART), int(ActionKind.ROLLBACK), int(ActionKind.SCALE_OUT)
 HOTFIX, FAILOVER = int(ActionKind.HOTFIX), int(ActionKind.FAILOVER)
 ESCALATE, VALIDATE, RESOLVE = int(ActionKind.ESCALATE), int(ActionKind.VALIDATE), int(ActionKind.RESOLVE)
+DECLARE_SEV1, DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
 NOOP = -1  # the kind of a masked action: it does nothing but cost a minute
 PROVIDER_OUTAGE, CERT_EXPIRED = int(Defect.PROVIDER_OUTAGE), int(Defect.CERT_EXPIRED)
 N_LOG = N_LOG_CLASSES
@@ -410,12 +411,13 @@ def trace_kernel(rows, targets, sig, calls, service_table, wrong, uniforms, orig
 @njit(cache=True)
 def decode_kernel(actions, tier, declared, tier_mask, table_kind, table_service, validate_minutes, kind, target,
                   valid, minutes, capacity_during):  # pragma: no cover
-    """Decode flat actions: kind (NOOP if masked at the current tier), target, minutes it takes,
+    """Decode flat actions: kind (NOOP if masked, see ``core.action_mask``), target, minutes it takes,
     and the capacity its target keeps while it runs. Returns how many were masked."""
     masked = 0
     for b in range(actions.shape[0]):
         a = actions[b]
-        ok = tier_mask[b, tier[b] - 1, a]
+        ok = tier_mask[b, tier[b] - 1, a] and not (
+            DECLARE_SEV1 <= table_kind[a] <= DECLARE_SEV3 and table_kind[a] - DECLARE_SEV1 + 1 == declared[b])
         k = table_kind[a] if ok else NOOP
         valid[b] = ok
         kind[b] = k

@@ -199,3 +199,15 @@ def test_render_ansi_shows_alerts_evidence_and_timeline():
 def test_max_services_too_small_is_a_clear_error():
     with pytest.raises(ValueError, match="max_services"):
         make("standard", max_services=4)
+
+
+def test_redeclaring_the_same_severity_is_masked():
+    env = make("standard", "shop-bad-deploy")
+    _, info = env.reset(seed=0)
+    u = env.unwrapped
+    sev2, sev1 = u.table.index(ActionKind.DECLARE_SEV2), u.table.index(ActionKind.DECLARE_SEV1)
+    assert info["action_mask"][sev2]
+    _, _, _, _, info = env.step(sev2)
+    assert not info["action_mask"][sev2] and info["action_mask"][sev1]
+    _, _, _, _, info = env.step(sev2)
+    assert info["invalid_action"]

@@ -254,8 +254,9 @@ class ExpertAgent(RuleAgent):
                     book.logs.setdefault(service, []).append(L.OOM_KILLED)
                     book.traces[service] = ORIGIN
                 else:
-                    book.kb_used = True
+                    book.kb_used = view.tier >= MIN_TIER[kind]  # once the fix itself is under way
                     if kind == A.WAIT:
+                        book.kb_used = True
                         return self._wait(book, service, "outage")
                     why = {A.RESTART: L.PROCESS_DOWN, A.FAILOVER: L.PROVIDER_5XX,
                            A.SCALE_OUT: L.HIGH_LOAD}.get(kind, L.NORMAL)

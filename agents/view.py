@@ -42,8 +42,8 @@ class Desk:
 
     def mask_from_observation(self, obs: np.ndarray) -> np.ndarray:
         """The allowed actions, rebuilt from the observation alone (tier, present services,
-        providers, configured failovers). Equal to the env's ``action_masks()``; used when a caller
-        does not pass ``action_masks``."""
+        providers, configured failovers, the severity already declared). Equal to the env's
+        ``action_masks()``; used when a caller does not pass ``action_masks``."""
         view = View(self.layout, obs)
         tier = view.tier
         per_service = np.broadcast_to(MIN_TIER[:N_SERVICE_ACTIONS] <= tier, (self.layout.max_services, N_SERVICE_ACTIONS))
@@ -53,6 +53,8 @@ class Desk:
         per_service[:, ActionKind.FAILOVER] &= view.col("failover_configured") > 0.5
         glob = MIN_TIER[N_SERVICE_ACTIONS:] <= tier
         glob[ActionKind.ESCALATE - N_SERVICE_ACTIONS] = tier < 3
+        if view.declared:  # re-declaring the declared severity would be a free no-op
+            glob[ActionKind.DECLARE_SEV1 + view.declared - 1 - N_SERVICE_ACTIONS] = False
         return np.concatenate([per_service.reshape(-1), glob])
 
 

@@ -199,7 +199,8 @@ def _place_faults(rng: np.random.Generator, topology: dict[str, Any], types: lis
 
 def _describe(spec: GeneratorSpec, index: int, n: int, faults: list[dict[str, Any]], level: float) -> str:
     what = " + ".join(f["type"] for f in faults)
-    return f"Generated ({spec.family}, seed {spec.seed}, #{index}): {what} on {n} services, noise level {level:.2f}."
+    return f"Generated (seed {spec.seed}, #{index}): {what} on a {spec.family} topology of {n} services; " \
+           f"noise level {level:.2f}."
 
 
 # --- Python entry points -----------------------------------------------------------------------

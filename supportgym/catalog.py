@@ -52,6 +52,10 @@ DEFECT_EFFECTS[Defect.BLIP] = (0.5, 2.0, 0.0)
 # from the utilisation curve, and every dependant slows down through propagation.
 DEFECT_EFFECTS[Defect.SLOW_QUERY] = (0.0, 20.0, 0.75)
 
+#: Intensity below which a defect no longer counts as at work: a fading blip is over once it is
+#: below what any alert would notice (its error rate under the 5% error alert).
+DEFECT_PRESENT = np.full(N_DEFECTS, 0.02)
+DEFECT_PRESENT[Defect.BLIP] = 0.1
 #: Exponential decay rate per minute of each defect (only the blip heals by itself this way).
 DEFECT_DECAY = np.zeros(N_DEFECTS)
 DEFECT_DECAY[Defect.BLIP] = 0.06

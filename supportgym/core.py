@@ -112,6 +112,8 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
         declaring = (kind >= _DECLARE_SEV1) & (kind <= _DECLARE_SEV3)
         escalating = kind == _ESCALATE
         s.declared = np.where(declaring, kind - _DECLARE_SEV1 + 1, s.declared)
+        first_or_worse = declaring & ((s.declared_peak == 0) | (s.declared < s.declared_peak))
+        s.declared_peak = np.where(first_or_worse, s.declared, s.declared_peak)
         s.tier = s.tier + escalating
         s.escalations = s.escalations + escalating
         write_desk(s)
@@ -130,7 +132,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     resolving = _NO_HARM[: len(rows)]
     if ended:
         resolving = kind == _RESOLVE
-        extra = end_reward(p.reward, resolving | truncated, truncated, s.declared, s.peak_impact)
+        extra = end_reward(p.reward, resolving | truncated, truncated, s.declared, s.declared_peak, s.peak_impact)
         if _RESOLVE in kinds:
             window_impact, held = _post_resolution(p, s, resolving)
             s.impact_minutes += window_impact

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import ACC_HARM_THRESHOLD, DEFECT_DECAY, FAULTS
+from supportgym.catalog import ACC_HARM_THRESHOLD, DEFECT_DECAY, DEFECT_PRESENT, FAULTS
 from supportgym.kernels import MITIGATED_IMPACT, advance_kernel, signals_kernel
 from supportgym.params import Params
 from supportgym.state import State
@@ -92,7 +92,8 @@ def fault_present(s: State, sig: Signals) -> np.ndarray:
     svc = s.fault_service
     defect = FAULT_DEFECT[fault]
     acc = FAULT_ACCUMULATOR[fault]
-    present = np.where(defect >= 0, s.defect[rows, svc, np.maximum(defect, 0)] > 0.02, False)
+    present = np.where(defect >= 0, s.defect[rows, svc, np.maximum(defect, 0)] > DEFECT_PRESENT[np.maximum(defect, 0)],
+                       False)
     leaking = (s.acc_rate[rows, svc, np.maximum(acc, 0)] > 0.0) | (
         s.acc_level[rows, svc, np.maximum(acc, 0)] > ACC_HARM_THRESHOLD[np.maximum(acc, 0)])
     present |= (acc >= 0) & leaking

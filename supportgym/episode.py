@@ -13,6 +13,7 @@ from supportgym.catalog import (
     ACC_BASELINE,
     FAULT_INDEX,
     FAULTS,
+    N_LOG_CLASSES,
     N_TICKETS,
     FaultSpec,
     ServiceKind,
@@ -51,8 +52,11 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
             s.kb_fix[0, service] = KB_REMEDIES.index(fix.name.lower())
 
     noise = scenario.noise
-    fault_services = {service for _, service, _ in drawn}
-    _red_herrings(s, topo, fault_services, noise.red_herrings, rng)
+    # A red herring on a service whose fault a change brought would hide that change from a
+    # rollback; anywhere else, even on a faulty service, it is fair game.
+    culprits = {service for _, service, f in drawn if (f.change or FAULTS[f.type].change) is not None}
+    _red_herrings(s, topo, culprits, noise.red_herrings, rng)
+    _decoys(s, topo, noise.log_noise, noise.trace_noise, rng)
     present = p.present[0][:, None]
     s.alert_muted[0] = (rng.random((N, 4)) < noise.missed_alert_rate) & present
     false = (rng.random((N, 4)) < noise.false_alarm_rate) & present
@@ -126,9 +130,20 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
             s.culprit_acc[0, i, spec.accumulator] = True
 
 
-def _red_herrings(s: State, topo, fault_services: set[int], count: int, rng: np.random.Generator) -> None:
-    """Recent, harmless changes on healthy services."""
-    candidates = [i for i in range(topo.n) if i not in fault_services and topo.kinds[i] != ServiceKind.EXTERNAL]
+def _decoys(s: State, topo, log_noise: float, trace_noise: float, rng: np.random.Generator) -> None:
+    """Misleading evidence that persists all episode: a service that logs a scary but harmless
+    signature, a service whose traces blame the wrong callee."""
+    for i in range(topo.n):
+        if rng.random() < log_noise and topo.kinds[i] != ServiceKind.EXTERNAL:
+            s.log_decoy[0, i] = rng.integers(1, N_LOG_CLASSES)
+        callees = topo.callees(i)
+        if rng.random() < trace_noise and len(callees) > 1:
+            s.trace_decoy[0, i] = callees[int(rng.integers(len(callees)))]
+
+
+def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random.Generator) -> None:
+    """Recent, harmless changes, on any service but one whose fault a change brought."""
+    candidates = [i for i in range(topo.n) if i not in culprits and topo.kinds[i] != ServiceKind.EXTERNAL]
     for i in rng.permutation(candidates)[:count]:
         when = -rng.uniform(5.0, 90.0)
         if rng.random() < 0.6:

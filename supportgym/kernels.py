@@ -53,6 +53,8 @@ PROVIDER_OUTAGE, CERT_EXPIRED = int(Defect.PROVIDER_OUTAGE), int(Defect.CERT_EXP
 N_LOG = N_LOG_CLASSES
 LOG_NORMAL, LOG_HIGH_LOAD = int(LogClass.NORMAL), int(LogClass.HIGH_LOAD)
 LOG_PROCESS_DOWN, LOG_DEPENDENCY_ERRORS = int(LogClass.PROCESS_DOWN), int(LogClass.DEPENDENCY_ERRORS)
+#: How loud a service's misleading log signature is: a real fault of middling intensity can hide under it.
+LOG_DECOY_STRENGTH = 0.5
 #: Specific signatures (TLS, 401/403, provider 5xx) outweigh generic errors in a log.
 _SPECIFIC = (LogClass.TLS_HANDSHAKE, LogClass.AUTH_DENIED, LogClass.PROVIDER_5XX)
 OWN_LOG_WEIGHT = np.array([2.0 if c in _SPECIFIC else 1.0 for c in DEFECT_OWN_LOG])
@@ -354,7 +356,7 @@ def metrics_kernel(rows, targets, sig, service_table, acc_level, acc_rate, defec
 
 
 @njit(cache=True)
-def log_strength_kernel(rows, targets, sig, calls, acc_level, defect, out):  # pragma: no cover
+def log_strength_kernel(rows, targets, sig, calls, acc_level, defect, log_decoy, out):  # pragma: no cover
     """How strongly each log signature shows in each target's logs, into ``out`` (rows, classes).
 
     Own signatures come from the service's defects and filled resources, overload and being
@@ -380,18 +382,20 @@ def log_strength_kernel(rows, targets, sig, calls, acc_level, defect, out):  # p
             strength[LOG_DEPENDENCY_ERRORS] += w * badness
             for d in range(defect.shape[2]):
                 strength[DEFECT_CALLER_LOG[d]] += w * defect[b, j, d] * CALLER_LOG_WEIGHT[d]
+        if log_decoy[b, i] >= 0:  # noisy-but-harmless errors this service always logs
+            strength[log_decoy[b, i]] += LOG_DECOY_STRENGTH
         strength[LOG_NORMAL] = 0.0
 
 
 @njit(cache=True)
-def trace_kernel(rows, targets, sig, calls, service_table, wrong, uniforms, origin, hop):  # pragma: no cover
+def trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin, hop):  # pragma: no cover
     """Where the trouble seen at each target starts: ``origin`` (it starts here) or ``hop`` (the
-    called service it comes from, -1 none). ``wrong`` rows point at a random callee instead."""
+    called service it comes from, -1 none). A service with a trace decoy blames that callee."""
     for m in range(rows.shape[0]):
         b, i = rows[m], targets[m]
         own_latency = min(max(sig[b, 3, i] / service_table[b, 3, i] - 1.0, 0.0), 5.0) / 5.0
         own = sig[b, 2, i] + own_latency
-        best, best_j, pick, pick_j = 0.0, -1, -1.0, -1
+        best, best_j = 0.0, -1
         for j in range(calls.shape[2]):
             w = calls[b, i, j]
             if w == 0.0:
@@ -399,12 +403,11 @@ def trace_kernel(rows, targets, sig, calls, service_table, wrong, uniforms, orig
             contrib = w * (sig[b, 4, j] + min(max(sig[b, 6, j] - 1.0, 0.0), 5.0) / 5.0)
             if contrib > best:
                 best, best_j = contrib, j
-            if uniforms[m, j] > pick:
-                pick, pick_j = uniforms[m, j], j
-        if wrong[m] and pick_j >= 0:
-            best_j = pick_j
-        points = best_j >= 0 and best > max(own, 0.02)
-        hop[m] = best_j if points or (wrong[m] and pick_j >= 0 and best > 0.02) else -1
+        troubled = max(best, own) > 0.02
+        if trace_decoy[b, i] >= 0 and troubled:
+            hop[m] = trace_decoy[b, i]
+        else:
+            hop[m] = best_j if best_j >= 0 and best > max(own, 0.02) else -1
         origin[m] = hop[m] < 0 and own > 0.02
 
 

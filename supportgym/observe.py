@@ -56,28 +56,24 @@ def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarr
 def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(len(r), N_LOG_CLASSES) How strongly each signature shows in the logs of each t (no noise)."""
     strength = np.empty((len(r), N_LOG_CLASSES))
-    log_strength_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, strength)
+    log_strength_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, s.log_decoy, strength)
     return strength
 
 
 def record_logs(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
-    """The dominant log signature of t (normal if none reaches 0.03); with chance ``log_noise``
-    a misleading one instead."""
+    """The dominant log signature of t (normal if none reaches 0.03). A service with a log decoy
+    (``log_noise``) shows its misleading signature too, every time: re-reading does not help."""
     strength = log_strengths(p, s, sig, r, t)
     cls = np.where(strength.max(axis=1) < 0.03, LogClass.NORMAL, strength.argmax(axis=1))
-    misleading = rng.random(len(r)) < p.log_noise[r]
-    cls = np.where(misleading, rng.integers(1, N_LOG_CLASSES, len(r)), cls)
     s.svc_obs[r, t, LOGS] = cls[:, None] == np.arange(N_LOG_CLASSES)
     s.checked_at[r, t, LOGS_CH] = s.time[r]
 
 
 def record_traces(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
     """Traces through t: does the trouble start here, or which called service does it come from?
-    With chance ``trace_noise`` the trace points at a random callee."""
-    wrong = rng.random(len(r)) < p.trace_noise[r]
-    uniforms = rng.random((len(r), s.cache_down.shape[1]))
+    A service with a trace decoy (``trace_noise``) blames its decoy callee whenever it sees trouble."""
     origin, hop = np.empty(len(r), dtype=bool), np.empty(len(r), dtype=np.int64)
-    trace_kernel(r, t, sig.table, p.calls, p.service_table, wrong, uniforms, origin, hop)
+    trace_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, origin, hop)
     s.svc_obs[r, t, SF["trace_origin_here"]] = origin
     points = hop >= 0
     s.svc_obs[r[points], hop[points], SF["trace_points_here"]] = 1.0

@@ -76,8 +76,6 @@ class Params:
     validate_minutes: np.ndarray  # (B,)
     alert_delay: np.ndarray  # (B,)
     metric_noise: np.ndarray  # (B,)
-    log_noise: np.ndarray  # (B,)
-    trace_noise: np.ndarray  # (B,)
     reward: RewardWeights  # one suite per batch
     reward_weights: np.ndarray  # the step weights of ``reward`` as an array (layout in reward.py)
 
@@ -189,8 +187,6 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         validate_minutes=np.array([scenario.validate_minutes]),
         alert_delay=np.array([noise.alert_delay_minutes]),
         metric_noise=np.array([noise.metric_noise]),
-        log_noise=np.array([noise.log_noise]),
-        trace_noise=np.array([noise.trace_noise]),
         reward=scenario.reward,
         reward_weights=weight_array(scenario.reward),
     )

@@ -7,7 +7,8 @@ Per step (computed in ``kernels.account_kernel``):
 On resolve: + resolve_bonus if the resolution holds through the post-resolution window,
             otherwise - reopen_penalty; either way the window's user impact is charged too.
 At the end: - timeout_penalty if the time limit truncated the episode,
-            - severity_mismatch if the declared severity is not the true one.
+            - severity_mismatch if the declared severity is not the true one, or a more
+              severe one was declared on the way.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ def resolution_reward(w: RewardWeights, resolving: np.ndarray, held: np.ndarray,
 
 
 def end_reward(w: RewardWeights, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
-               peak_impact: np.ndarray) -> np.ndarray:
-    mismatch = ended & (declared != true_severity(peak_impact))
+               declared_peak: np.ndarray, peak_impact: np.ndarray) -> np.ndarray:
+    """Timeout penalty, and the severity penalty: the final declaration is wrong, or a more severe
+    level was declared on the way (paging people to buy a fast hand-off is not free)."""
+    true = true_severity(peak_impact)
+    mismatch = ended & ((declared != true) | ((declared_peak > 0) & (declared_peak < true)))
     return -(w.timeout_penalty * truncated + w.severity_mismatch * mismatch)
 
 

@@ -39,9 +39,12 @@ class State:
     fault_type: np.ndarray  # (B, K) index into FAULT_NAMES, -1 for none
     fault_service: np.ndarray  # (B, K)
     kb_fix: np.ndarray  # (B, N) remedy index the knowledge base suggests per service, -1 none
+    log_decoy: np.ndarray  # (B, N) a misleading log signature a service shows all episode, -1 none
+    trace_decoy: np.ndarray  # (B, N) the wrong callee a service's traces blame all episode, -1 none
     # --- the agent's desk ----------------------------------------------------------------
     tier: np.ndarray  # (B,) 1..3
     declared: np.ndarray  # (B,) 0 none, 1..3
+    declared_peak: np.ndarray  # (B,) the most severe level ever declared (0 none)
     ticket: np.ndarray  # (B,)
     internal_report: np.ndarray  # (B,) service slot or -1
     alert_pending: np.ndarray  # (B, N, 4) minutes an alert condition has held
@@ -77,8 +80,9 @@ class State:
             culprit_defect=np.zeros((batch, n, N_DEFECTS), bool),
             culprit_acc=np.zeros((batch, n, N_ACCUMULATORS), bool),
             fault_type=np.full((batch, MAX_FAULTS), -1), fault_service=np.zeros((batch, MAX_FAULTS), int),
-            kb_fix=np.full((batch, n), -1),
-            tier=np.ones(batch, int), declared=np.zeros(batch, int), ticket=np.zeros(batch, int),
+            kb_fix=np.full((batch, n), -1), log_decoy=np.full((batch, n), -1), trace_decoy=np.full((batch, n), -1),
+            tier=np.ones(batch, int), declared=np.zeros(batch, int), declared_peak=np.zeros(batch, int),
+            ticket=np.zeros(batch, int),
             internal_report=np.full(batch, -1), alert_pending=z(n, N_ALERT_KINDS),
             alert_muted=np.zeros((batch, n, N_ALERT_KINDS), bool), false_until=np.full((batch, n, N_ALERT_KINDS), -np.inf),
             alerts=np.zeros((batch, n, N_ALERT_KINDS), bool), checked_at=np.full((batch, n, N_CHANNELS), -np.inf),

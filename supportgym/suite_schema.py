@@ -87,9 +87,11 @@ class NoiseSpec(Strict):
     metric_noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     """Relative standard deviation of metric readings."""
     log_noise: Probability = 0.0
-    """Chance a log check returns a misleading signature."""
+    """Chance, per service, that its logs carry a misleading signature all episode (noisy but
+    harmless errors), so reading them again does not clear it up."""
     trace_noise: Probability = 0.0
-    """Chance a trace check points at the wrong hop."""
+    """Chance, per service, that its traces blame the wrong called service all episode
+    (mis-instrumented spans)."""
     ticket_mislead: Probability = 0.0
     """Chance the customer ticket's category points at the wrong place."""
     internal_report_rate: Probability = 0.0

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from supportgym.catalog import MIN_TIER, N_SERVICE_ACTIONS, PROVIDER_BLOCKED, ActionKind, LogClass, ServiceKind
+from supportgym.catalog import ActionKind, LogClass
 from supportgym.layout import ALERTS, DONE_BLOCK, GF, KB, KIND, LOGS, METRIC, SF, ObservationLayout
-from supportgym.params import ActionTable
-
-#: Per-service actions a third-party provider does not take (it can be watched and failed over).
-_VENDOR_BLOCKED = np.isin(np.arange(N_SERVICE_ACTIONS), PROVIDER_BLOCKED)
+from supportgym.params import ActionTable, severity_gate, tier_masks
 
 
 @dataclass(frozen=True)
@@ -45,17 +42,8 @@ class Desk:
         providers, configured failovers, the severity already declared). Equal to the env's
         ``action_masks()``; used when a caller does not pass ``action_masks``."""
         view = View(self.layout, obs)
-        tier = view.tier
-        per_service = np.broadcast_to(MIN_TIER[:N_SERVICE_ACTIONS] <= tier, (self.layout.max_services, N_SERVICE_ACTIONS))
-        per_service = per_service & view.present[:, None]
-        external = view.kind == ServiceKind.EXTERNAL
-        per_service = per_service & ~(external[:, None] & _VENDOR_BLOCKED)
-        per_service[:, ActionKind.FAILOVER] &= view.col("failover_configured") > 0.5
-        glob = MIN_TIER[N_SERVICE_ACTIONS:] <= tier
-        glob[ActionKind.ESCALATE - N_SERVICE_ACTIONS] = tier < 3
-        if view.declared:  # re-declaring the declared severity would be a free no-op
-            glob[ActionKind.DECLARE_SEV1 + view.declared - 1 - N_SERVICE_ACTIONS] = False
-        return np.concatenate([per_service.reshape(-1), glob])
+        masks = tier_masks(self.table, view.present[None], view.kind[None], view.col("failover_configured")[None] > 0.5)
+        return severity_gate(masks[:, view.tier - 1], np.array([view.declared]), self.table)[0]
 
 
 class View:

@@ -33,7 +33,7 @@ from supportgym.observe import (
     write_desk,
     write_validation,
 )
-from supportgym.params import ActionTable, Params
+from supportgym.params import ActionTable, Params, severity_gate
 from supportgym.reward import end_reward, resolution_reward
 from supportgym.state import State
 
@@ -64,14 +64,8 @@ class StepResult:
 
 
 def action_mask(p: Params, s: State, table: ActionTable) -> np.ndarray:
-    """(B, A) bool: actions allowed now: by topology and tier, no escalation beyond L3, and no
-    re-declaring the severity already declared (a free no-op would let time pass for nothing).
-    ``decode_kernel`` applies the same rules to the actions taken."""
-    rows = np.arange(len(s.tier))
-    mask = p.tier_mask[rows, s.tier - 1]
-    declared = s.declared > 0
-    mask[rows[declared], table.index(ActionKind.DECLARE_SEV1) + s.declared[declared] - 1] = False
-    return mask
+    """(B, A) bool: actions allowed now (``params.tier_masks`` and ``params.severity_gate``)."""
+    return severity_gate(p.tier_mask[np.arange(len(s.tier)), s.tier - 1], s.declared, table)
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:

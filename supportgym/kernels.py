@@ -419,8 +419,8 @@ def decode_kernel(actions, tier, declared, tier_mask, table_kind, table_service,
     masked = 0
     for b in range(actions.shape[0]):
         a = actions[b]
-        ok = tier_mask[b, tier[b] - 1, a] and not (
-            DECLARE_SEV1 <= table_kind[a] <= DECLARE_SEV3 and table_kind[a] - DECLARE_SEV1 + 1 == declared[b])
+        level = table_kind[a] - DECLARE_SEV1 + 1  # a severity only goes up once declared
+        ok = tier_mask[b, tier[b] - 1, a] and not (1 <= level <= 3 and declared[b] > 0 and level >= declared[b])
         k = table_kind[a] if ok else NOOP
         valid[b] = ok
         kind[b] = k

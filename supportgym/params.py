@@ -127,6 +127,31 @@ class Params:
         return cls(**values)
 
 
+def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failover: np.ndarray) -> np.ndarray:
+    """(B, 3, A) bool: the actions allowed at L1, L2, L3 by topology and tier, before the
+    severity rule (``severity_gate``). Inputs are (B, N): all of them are in the observation too,
+    so an agent can rebuild its mask from what it sees."""
+    service = table.service
+    allowed = np.where(table.is_service_action, present[:, service], True)
+    # A third-party provider takes none of PROVIDER_BLOCKED; failover needs a configured secondary.
+    allowed &= ~((kind[:, service] == ServiceKind.EXTERNAL) & np.isin(table.kind, PROVIDER_BLOCKED))
+    allowed &= np.where(table.kind == ActionKind.FAILOVER, failover[:, service] & table.is_service_action, True)
+    tiers = np.arange(1, 4)[:, None]
+    mask = allowed[:, None, :] & (table.min_tier <= tiers)
+    mask[:, :, table.index(ActionKind.ESCALATE)] = tiers[:, 0] < 3  # nobody above L3
+    return mask
+
+
+def severity_gate(mask: np.ndarray, declared: np.ndarray, table: ActionTable) -> np.ndarray:
+    """Apply, in place, the rule that a severity can only be raised once declared (re-declaring
+    would be a cheap way to let time pass for nothing). ``mask`` (B, A), ``declared`` (B,).
+    ``kernels.decode_kernel`` applies the same rule to the actions taken."""
+    sev1 = table.index(ActionKind.DECLARE_SEV1)
+    for level in (1, 2, 3):
+        mask[:, sev1 + level - 1] &= (declared == 0) | (level < declared)
+    return mask
+
+
 def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     """The parameter row (B = 1) of one scenario, padded to ``actions.max_services``."""
     topo = scenario.topology
@@ -155,18 +180,9 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     present = pad(np.ones(n, dtype=bool), False).astype(bool)
     kinds = np.full((1, N), -1)
     kinds[0, :n] = topo.kinds
-    external = kinds == ServiceKind.EXTERNAL
-    svc_mask = present[0, actions.service]
-    k = actions.kind
-    ext = external[0, actions.service]
-    allowed = np.where(actions.is_service_action, svc_mask, True)
-    allowed &= ~(ext & np.isin(k, PROVIDER_BLOCKED))
     failover_ok = np.zeros(N, dtype=bool)
     failover_ok[:n] = topo.failover
-    allowed &= np.where(k == ActionKind.FAILOVER, failover_ok[actions.service] & actions.is_service_action, True)
-    tiers = np.arange(1, 4)[:, None]
-    tier_mask = (allowed & (actions.min_tier <= tiers))[None]
-    tier_mask[0, :, actions.index(ActionKind.ESCALATE)] = tiers[:, 0] < 3  # nobody above L3
+    tier_mask = tier_masks(actions, present, kinds, failover_ok[None])
     noise = scenario.noise
     return Params(
         present=present,

@@ -201,13 +201,17 @@ def test_max_services_too_small_is_a_clear_error():
         make("standard", max_services=4)
 
 
-def test_redeclaring_the_same_severity_is_masked():
+def test_severity_can_only_be_raised_once_declared():
     env = make("standard", "shop-bad-deploy")
     _, info = env.reset(seed=0)
     u = env.unwrapped
-    sev2, sev1 = u.table.index(ActionKind.DECLARE_SEV2), u.table.index(ActionKind.DECLARE_SEV1)
-    assert info["action_mask"][sev2]
+    sev1, sev2, sev3 = (u.table.index(k) for k in (ActionKind.DECLARE_SEV1, ActionKind.DECLARE_SEV2,
+                                                    ActionKind.DECLARE_SEV3))
+    assert info["action_mask"][[sev1, sev2, sev3]].all()
     _, _, _, _, info = env.step(sev2)
-    assert not info["action_mask"][sev2] and info["action_mask"][sev1]
-    _, _, _, _, info = env.step(sev2)
-    assert info["invalid_action"]
+    assert info["action_mask"][sev1] and not info["action_mask"][[sev2, sev3]].any()
+    for again in (sev2, sev3):
+        _, _, _, _, info = env.step(again)
+        assert info["invalid_action"] and u.state.declared[0] == 2
+    env.step(sev1)
+    assert u.state.declared[0] == 1

@@ -45,7 +45,6 @@ import json
 import math
 import multiprocessing as mp
 import sys
-import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -134,27 +133,7 @@ def run_all(specs: list[str], suite: str, max_services: int, episodes: int, seed
     return {spec: sorted(results[spec], key=lambda r: r["episode"]) for spec in specs}
 
 
-# --- statistics -----------------------------------------------------------------------------
-def normalised_scores(results: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """Per-episode normalised scores (see the module docstring), per agent."""
-    scenarios = [r["scenario"] for r in results["random"]]
-    for spec, records in results.items():
-        if [r["scenario"] for r in records] != scenarios:
-            raise RuntimeError(f"agent {spec} did not play the same episodes as the random agent")
-    lo, hi = {}, {}
-    for c in sorted(set(scenarios)):
-        idx = [i for i, s in enumerate(scenarios) if s == c]
-        lo[c] = np.mean([results["random"][i]["return"] for i in idx])
-        hi[c] = np.mean([results["oracle"][i]["return"] for i in idx])
-        if hi[c] <= lo[c]:
-            warnings.warn(f"scenario {c}: the oracle's mean return ({hi[c]:.2f}) is not above the random agent's "
-                          f"({lo[c]:.2f}) over {len(idx)} episode(s); its normalised scores are meaningless "
-                          "(too few episodes?)", stacklevel=2)
-    span = {c: hi[c] - lo[c] if hi[c] != lo[c] else 1.0 for c in lo}
-    return {spec: np.array([100.0 * (r["return"] - lo[c]) / span[c] for r, c in zip(records, scenarios)])
-            for spec, records in results.items()}
-
-
+# --- statistics (normalised_scores lives in agents.scoring, shared with train.py) --------------
 def _iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
     from scipy.stats import trim_mean
 
@@ -357,6 +336,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
 def main(argv: list[str] | None = None) -> int:
     parser, args = parse_args(argv)
     from agents.registry import BUILTIN_AGENTS, is_model_spec
+    from agents.scoring import normalised_scores
     from agents.trained import ModelLoadError
     from supportgym.env import DEFAULT_MAX_SERVICES
     from supportgym.suite import SuiteError

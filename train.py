@@ -29,11 +29,10 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import supportgym
 from training.callbacks import AtomicCheckpoint, DomainEval, Progress
-from training.config import ALGORITHMS, ConfigError, apply_overrides, load_hyperparams
+from training.config import ConfigError, apply_overrides, load_hyperparams
 from training.evaluation import DomainEvaluator
-from training.models import ALGORITHM_CLASSES, MASKED
+from training.models import ALGORITHM_CLASSES
 from training.rundir import RunDirError, atomic_save, latest_checkpoint, resolve_run_dir
-
 
 DEFAULT_TIMESTEPS = 60_000
 
@@ -62,7 +61,7 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> Args:
     d = Args()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algo", choices=ALGORITHMS, default=d.algo, help="algorithm (default: %(default)s)")
+    p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
     p.add_argument("--suite", default=d.suite, help="built-in suite name or suite file (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive, default=None,
                    help=f"total environment steps (default: {DEFAULT_TIMESTEPS}, or the resumed run's)")
@@ -116,7 +115,8 @@ def train(args: Args, argv: list[str]) -> int:
         hyperparams = saved["hyperparams"]
     else:
         args.timesteps = args.timesteps or DEFAULT_TIMESTEPS
-        supportgym.load_suite(args.suite)  # a bad suite fails here, before anything is written
+        if supportgym.load_suite(args.suite).heldout:  # a bad suite fails here too, before anything is written
+            raise ConfigError(f"suite {args.suite!r} is held out: evaluate on it, never train on it")
         hyperparams = apply_overrides(load_hyperparams(Path(args.hyperparams), args.algo, args.suite), args.hp)
         run_dir = resolve_run_dir(args.run_dir or f"{args.algo}_{Path(args.suite).stem}_s{args.seed}",
                                   Path(args.runs_root), args.force)
@@ -152,7 +152,7 @@ def train(args: Args, argv: list[str]) -> int:
 
     # --- 4. callbacks: checkpoints, domain evaluation with baseline lines, progress ------------
     evaluator = DomainEvaluator(args.suite, args.eval_episodes, seed=10_000 + args.seed,
-                                max_services=args.max_services, masked=args.algo in MASKED)
+                                max_services=args.max_services, algo=args.algo)
     print(f"evaluating baselines on {args.eval_episodes} fixed episodes of {args.suite} ...")
     evaluation = DomainEval(evaluator, evaluator.baselines(), run_dir, args.eval_freq)
     checkpoints = AtomicCheckpoint(run_dir, args.checkpoint_freq)
@@ -185,7 +185,8 @@ def train(args: Args, argv: list[str]) -> int:
     if not interrupted and remaining > 0:
         refs = evaluator.baselines()
         line = ", ".join(f"{name} {m['score']:.1f}" for name, m in refs.items())
-        print(f"normalised score {final['score']:.1f} (random = 0, oracle = 100; {line}), "
+        print(f"normalised score {evaluation.first['score']:.1f} at {evaluation.first_steps} steps -> "
+              f"{final['score']:.1f} now (random = 0, oracle = 100; on the same episodes: {line}); "
               f"resolve-and-hold {final['resolve_rate']:.0%}")
     print(f"model:       {run_dir / 'model.zip'}  (best: {run_dir / 'best_model.zip'})")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tb'}")
@@ -200,7 +201,7 @@ def _versions() -> dict[str, Any]:
     import stable_baselines3
 
     return {"supportgym": supportgym.__version__, "stable_baselines3": stable_baselines3.__version__,
-            "sb3_contrib": sb3_contrib.__version__, "torch": torch.__version__, "python": sys.version.split()[0]}
+            "sb3_contrib": sb3_contrib.__version__, "torch": str(torch.__version__), "python": sys.version.split()[0]}
 
 
 if __name__ == "__main__":

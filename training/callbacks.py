@@ -50,6 +50,8 @@ class DomainEval(BaseCallback):
         self.last = -every
         self.best = float("-inf")
         self.latest: dict[str, float] = {}
+        self.first: dict[str, float] = {}  # the first evaluation of this process, to show progress
+        self.first_steps = 0
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
@@ -59,6 +61,8 @@ class DomainEval(BaseCallback):
     def run(self) -> dict[str, float]:
         self.last = self.num_timesteps
         self.latest = self.evaluate(self.model)
+        if not self.first:
+            self.first, self.first_steps = self.latest, self.num_timesteps
         for key, value in self.latest.items():
             self.logger.record(f"eval/{key}", value)
         for name, metrics in self.baselines.items():
@@ -83,8 +87,9 @@ class Progress(BaseCallback):
         self.bar = tqdm(total=self.total, initial=self.num_timesteps, unit="step", dynamic_ncols=True)
 
     def _on_step(self) -> bool:
-        if self.bar is not None and self.num_timesteps - self.bar.n >= 1000:
-            self.bar.update(self.num_timesteps - self.bar.n)
+        done = min(self.num_timesteps, self.total)  # SB3 finishes its last rollout past the total
+        if self.bar is not None and done - self.bar.n >= 1000:
+            self.bar.update(done - self.bar.n)
             rate = (self.num_timesteps - self.start_steps) / max(time.perf_counter() - self.start_time, 1e-9)
             score = self.evaluation.latest.get("score") if self.evaluation else None
             self.bar.set_postfix_str(f"{rate:.0f} steps/s" + (f", score {score:.1f}" if score is not None else ""))
@@ -92,5 +97,5 @@ class Progress(BaseCallback):
 
     def _on_training_end(self) -> None:
         if self.bar is not None:
-            self.bar.update(self.num_timesteps - self.bar.n)
+            self.bar.update(min(self.num_timesteps, self.total) - self.bar.n)
             self.bar.close()

@@ -7,8 +7,6 @@ from typing import Any
 
 import yaml
 
-ALGORITHMS = ("ppo", "maskable_ppo", "recurrent_ppo", "dqn")
-
 
 class ConfigError(ValueError):
     """A bad hyperparameter file or override; the message says which."""

@@ -1,10 +1,10 @@
-"""The algorithms ``train.py`` offers, by the names used on its command line."""
+"""The algorithms ``train.py`` offers, by the names used on its command line (and in
+``agents.trained``, which loads what they save)."""
 
 from __future__ import annotations
 
-from sb3_contrib import MaskablePPO, RecurrentPPO
-from stable_baselines3 import DQN, PPO
+import importlib
 
-ALGORITHM_CLASSES = {"ppo": PPO, "maskable_ppo": MaskablePPO, "recurrent_ppo": RecurrentPPO, "dqn": DQN}
-#: Algorithms that use the environment's action masks.
-MASKED = {"maskable_ppo"}
+from agents.trained import ALGORITHMS
+
+ALGORITHM_CLASSES = {name: getattr(importlib.import_module(module), cls) for name, (module, cls) in ALGORITHMS.items()}

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate import normalised_scores, run_all, stratified_ci, summarise
+from agents.scoring import normalised_scores
+from evaluate import run_all, stratified_ci, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_KEYS = {"score", "score_ci", "iqm", "resolve_rate", "mean_time_to_resolve", "impact_minutes", "harmful_actions",

@@ -33,6 +33,7 @@ from training.config import ConfigError, apply_overrides, load_hyperparams
 from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
 from training.rundir import RunDirError, atomic_save, latest_checkpoint, resolve_run_dir
+from training.shaping import ImpactShaping
 
 DEFAULT_TIMESTEPS = 60_000
 
@@ -124,11 +125,15 @@ def train(args: Args, argv: list[str]) -> int:
                                                             "versions": _versions()}, sort_keys=False))
         (run_dir / "command.txt").write_text(shlex.join([sys.executable, "train.py", *argv]) + "\n")
     n_envs = args.n_envs or int(hyperparams.get("n_envs", 8))
-    algo_kwargs = {k: v for k, v in hyperparams.items() if k != "n_envs"}
+    shaping = float(hyperparams.get("impact_shaping", 0.0))
+    algo_kwargs = {k: v for k, v in hyperparams.items() if k not in ("n_envs", "impact_shaping")}
 
     # --- 2. environments: DummyVecEnv (faster than subprocesses on 2 cores) --------------------
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    venv = make_vec_env("supportgym/Incident-v0", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs)
+    wrapper, wrapper_kwargs = (ImpactShaping, {"coef": shaping, "gamma": algo_kwargs.get("gamma", 0.99)}) \
+        if shaping else (None, None)
+    venv = make_vec_env("supportgym/Incident-v0", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
+                        wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
 
     # --- 3. the model: new, or the last checkpoint of the run being resumed ------------------
     algo_class = ALGORITHM_CLASSES[args.algo]

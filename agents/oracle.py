@@ -68,7 +68,7 @@ class OracleAgent:
             return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
         # Extra load from a spike can overload services downstream of it too (saturated, or slow
         # near capacity): scale out the busiest while the system is not healthy.
-        scalable = p.tier_mask[0, 2, [table.index(ActionKind.SCALE_OUT, i) for i in range(table.max_services)]]
+        scalable = p.mask_table[0, 2, 0, [table.index(ActionKind.SCALE_OUT, i) for i in range(table.max_services)]]
         busy = np.where(scalable, sig.utilisation[0], 0.0)
         if busy.max() > SATURATED or (not healthy(sig)[0] and busy.max() > BUSY):
             if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:

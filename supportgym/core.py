@@ -33,7 +33,7 @@ from supportgym.observe import (
     write_desk,
     write_validation,
 )
-from supportgym.params import ActionTable, Params, severity_gate
+from supportgym.params import ActionTable, Params
 from supportgym.reward import end_reward, resolution_reward
 from supportgym.state import State
 
@@ -65,7 +65,7 @@ class StepResult:
 
 def action_mask(p: Params, s: State, table: ActionTable) -> np.ndarray:
     """(B, A) bool: actions allowed now (``params.tier_masks`` and ``params.severity_gate``)."""
-    return severity_gate(p.tier_mask[np.arange(len(s.tier)), s.tier - 1], s.declared, table)
+    return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:
@@ -73,7 +73,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     rows = np.arange(batch)
     kind, target = np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64)
     valid, minutes, capacity_during = np.empty(batch, dtype=bool), np.empty(batch), np.empty(batch)
-    decode_kernel(actions, s.tier, s.declared, p.tier_mask, table.kind, table.service, p.validate_minutes, kind,
+    decode_kernel(actions, s.tier, s.declared, p.mask_table, table.kind, table.service, p.validate_minutes, kind,
                   target, valid, minutes, capacity_during)
     # Branches test this small set, not arrays: most steps skip most of the work below.
     kinds = set(kind.tolist())

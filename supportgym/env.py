@@ -158,7 +158,7 @@ class IncidentEnv(gym.Env):
     def action_masks(self) -> np.ndarray:
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         if self.state is None:
-            return self.params.tier_mask[0, self.scenario.start_tier - 1]
+            return self.params.mask_table[0, self.scenario.start_tier - 1, 0].copy()
         return core.action_mask(self.params, self.state, self.table)[0]
 
     def render(self):

@@ -47,7 +47,6 @@ from supportgym.state import CONFIG, DEPLOY, NO_CHANGE
 RESTART, ROLLBACK, SCALE_OUT = int(ActionKind.RESTART), int(ActionKind.ROLLBACK), int(ActionKind.SCALE_OUT)
 HOTFIX, FAILOVER = int(ActionKind.HOTFIX), int(ActionKind.FAILOVER)
 ESCALATE, VALIDATE, RESOLVE = int(ActionKind.ESCALATE), int(ActionKind.VALIDATE), int(ActionKind.RESOLVE)
-DECLARE_SEV1, DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
 NOOP = -1  # the kind of a masked action: it does nothing but cost a minute
 PROVIDER_OUTAGE, CERT_EXPIRED = int(Defect.PROVIDER_OUTAGE), int(Defect.CERT_EXPIRED)
 N_LOG = N_LOG_CLASSES
@@ -412,15 +411,14 @@ def trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin, 
 
 
 @njit(cache=True)
-def decode_kernel(actions, tier, declared, tier_mask, table_kind, table_service, validate_minutes, kind, target,
+def decode_kernel(actions, tier, declared, mask_table, table_kind, table_service, validate_minutes, kind, target,
                   valid, minutes, capacity_during):  # pragma: no cover
-    """Decode flat actions: kind (NOOP if masked, see ``core.action_mask``), target, minutes it takes,
+    """Decode flat actions: kind (NOOP if masked: ``Params.mask_table``), target, minutes it takes,
     and the capacity its target keeps while it runs. Returns how many were masked."""
     masked = 0
     for b in range(actions.shape[0]):
         a = actions[b]
-        level = table_kind[a] - DECLARE_SEV1 + 1  # a severity only goes up once declared
-        ok = tier_mask[b, tier[b] - 1, a] and not (1 <= level <= 3 and declared[b] > 0 and level >= declared[b])
+        ok = mask_table[b, tier[b] - 1, declared[b], a]
         k = table_kind[a] if ok else NOOP
         valid[b] = ok
         kind[b] = k

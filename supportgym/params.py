@@ -69,7 +69,7 @@ class Params:
     calls: np.ndarray  # (B, N, N) call weights; > 0 is an edge
     depth: np.ndarray  # (B, N)
     failover: np.ndarray  # (B, N) bool
-    tier_mask: np.ndarray  # (B, 3, A) bool: actions allowed at tier L1, L2, L3 (topology and tier)
+    mask_table: np.ndarray  # (B, 3, 4, A) bool: actions allowed at tier L1..L3 with severity none, 1, 2, 3
     traffic_table: np.ndarray  # (B, 2): start hour of day, daily traffic amplitude
     time_limit: np.ndarray  # (B,)
     post_resolution: np.ndarray  # (B,)
@@ -144,12 +144,21 @@ def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failov
 
 def severity_gate(mask: np.ndarray, declared: np.ndarray, table: ActionTable) -> np.ndarray:
     """Apply, in place, the rule that a severity can only be raised once declared (re-declaring
-    would be a cheap way to let time pass for nothing). ``mask`` (B, A), ``declared`` (B,).
-    ``kernels.decode_kernel`` applies the same rule to the actions taken."""
+    would be a cheap way to let time pass for nothing). ``mask`` (B, A), ``declared`` (B,)."""
     sev1 = table.index(ActionKind.DECLARE_SEV1)
     for level in (1, 2, 3):
         mask[:, sev1 + level - 1] &= (declared == 0) | (level < declared)
     return mask
+
+
+def mask_table(tier_mask: np.ndarray, table: ActionTable) -> np.ndarray:
+    """(B, 3, 4, A): ``tier_masks`` with ``severity_gate`` applied for each declared level, so
+    the mask of a state is one lookup (the env hands one out every step)."""
+    out = np.repeat(tier_mask[:, :, None, :], 4, axis=2)
+    for declared in range(4):
+        for tier in range(3):
+            severity_gate(out[:, tier, declared], np.full(len(out), declared), table)
+    return out
 
 
 def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
@@ -196,7 +205,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         calls=pad2(topo.calls),
         depth=pad(topo.depth),
         failover=failover_ok[None],
-        tier_mask=tier_mask,
+        mask_table=mask_table(tier_mask, actions),
         traffic_table=np.array([[scenario.start_hour, scenario.daily_traffic_amplitude]]),
         time_limit=np.array([scenario.time_limit_minutes]),
         post_resolution=np.array([scenario.post_resolution_minutes]),

@@ -35,14 +35,8 @@ class RuleAgent(ABC):
 
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
-        obs = np.asarray(observation, dtype=np.float32)
-        single = obs.ndim == 1
-        batch = obs[None] if single else obs
+        batch, masks, single = self.desk.batch(observation, action_masks)
         n = len(batch)
-        if action_masks is None:
-            masks = np.stack([self.desk.mask_from_observation(o) for o in batch])
-        else:
-            masks = np.asarray(action_masks, dtype=bool).reshape(n, -1)
         starts = np.zeros(n, dtype=bool) if episode_start is None else np.broadcast_to(np.asarray(episode_start), (n,))
         memories = [None] * n if state is None else list(state)
         if len(memories) != n:

@@ -155,14 +155,8 @@ class TrainedAgent:
                 deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         import torch as th
 
-        obs = np.asarray(observation, dtype=np.float32)
-        single = obs.ndim == 1
-        batch = obs[None] if single else obs
+        batch, masks, single = self.desk.batch(observation, action_masks)
         n = len(batch)
-        if action_masks is None:
-            masks = np.stack([self.desk.mask_from_observation(o) for o in batch])
-        else:
-            masks = np.asarray(action_masks, dtype=bool).reshape(n, -1)
         obs_t, _ = self.policy.obs_to_tensor(batch)
         with th.no_grad():
             if self.algo == "dqn":

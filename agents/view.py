@@ -37,6 +37,18 @@ class Desk:
     def act(self, kind: ActionKind, service: int = 0) -> int:
         return self.table.index(kind, service)
 
+    def batch(self, observation: np.ndarray, action_masks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """One observation or a batch, as (observations (n, size), masks (n, A), was_single). The
+        masks are the caller's, or rebuilt from the observations when none are given."""
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 1
+        batch = obs[None] if single else obs
+        if action_masks is None:
+            masks = np.stack([self.mask_from_observation(o) for o in batch])
+        else:
+            masks = np.asarray(action_masks, dtype=bool).reshape(len(batch), -1)
+        return batch, masks, single
+
     def mask_from_observation(self, obs: np.ndarray) -> np.ndarray:
         """The allowed actions, rebuilt from the observation alone (tier, present services,
         providers, configured failovers, the severity already declared). Equal to the env's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ class IncidentEnv(gym.Env):
     ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
     file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
     a text view of alerts, evidence and the timeline; ``scenario`` fixes one scenario of the suite
-    (``reset(options={"scenario": ...})`` still overrides it for one episode).
+    (``reset(options={"scenario": ...})`` still overrides it for one episode); ``start_tier``
+    overrides the suite's starting tier (1-3), e.g. for a training curriculum.
 
     ## Version history
     * v0: initial release.
@@ -87,11 +89,16 @@ class IncidentEnv(gym.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
-                 render_mode: str | None = None, scenario: str | None = None):
+                 render_mode: str | None = None, scenario: str | None = None, start_tier: int | None = None):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r} "
                              "(SB3's make_vec_env asks for 'rgb_array' unless given env_kwargs={'render_mode': None})")
         self.suite = load_suite(suite)
+        if start_tier is not None:  # e.g. a curriculum that first trains from L2
+            if start_tier not in (1, 2, 3):
+                raise ValueError(f"start_tier must be 1, 2 or 3, not {start_tier!r}")
+            self.suite = replace(self.suite, scenarios=tuple(replace(sc, start_tier=start_tier)
+                                                             for sc in self.suite.scenarios))
         if self.suite.max_services > max_services:
             raise ValueError(f"{self.suite.source}: a topology has {self.suite.max_services} services but "
                              f"max_services={max_services}; pass max_services>={self.suite.max_services}")

@@ -215,3 +215,13 @@ def test_severity_can_only_be_raised_once_declared():
         assert info["invalid_action"] and u.state.declared[0] == 2
     env.step(sev1)
     assert u.state.declared[0] == 1
+
+
+def test_start_tier_override():
+    env = make("standard", "shop-bad-deploy", start_tier=2)
+    _, info = env.reset(seed=0)
+    u = env.unwrapped
+    assert u.state.tier[0] == 2 and info["action_mask"][u.table.index(ActionKind.ROLLBACK, 1)]
+    assert supportgym.load_suite("standard").scenario("shop-bad-deploy").start_tier == 1  # the file is untouched
+    with pytest.raises(ValueError, match="start_tier"):
+        make("standard", start_tier=4)

@@ -49,8 +49,6 @@ _DECLARE_SEV1, _DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECL
 _DESK = {_ESCALATE, *range(_DECLARE_SEV1, _DECLARE_SEV3 + 1)}
 _INTERVENTIONS = {int(k) for k in INTERVENTIONS}
 _DISRUPTIVE = {int(k) for k in ActionKind if CAPACITY_DURING[k] < 1.0}
-_ALL_FALSE = np.zeros(4096, dtype=bool)  # read-only (B,) "no row" flags: no harm, nobody resolving
-_ALL_FALSE.setflags(write=False)
 
 
 @dataclass
@@ -86,7 +84,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     sig = signals(p, s, target, capacity_during) if disrupting else signals(p, s)
     impact_during = sig.impact  # users hurt while the action ran (a restart's outage included)
 
-    harmful = _ALL_FALSE[: len(rows)]
+    harmful = np.zeros(len(rows), dtype=bool)
     if not kinds.isdisjoint(_INTERVENTIONS):
         harmful = interventions.apply(s, kind, target)
         sig = signals(p, s)
@@ -123,7 +121,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     ended = account_kernel(kind, minutes, impact_during, sig.impact, tier, declared, harmful, valid,
                            p.reward_weights, s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
                            s.mitigated_at, s.harmful, s.invalid, s.steps, s.episode_return, reward, truncated)
-    resolving = _ALL_FALSE[: len(rows)]
+    resolving = np.zeros(len(rows), dtype=bool)
     if ended:
         resolving = kind == _RESOLVE
         extra = end_reward(p.reward, resolving | truncated, truncated, s.declared, s.declared_peak, s.peak_impact)

@@ -23,9 +23,6 @@ FAULT_SPIKE = np.array([f.load_multiplier != (1.0, 1.0) for f in _SPECS])
 REOPEN_IMPACT = 0.05
 
 
-_NOBODY = np.full(4096, -1, dtype=np.int64)  # no action's target: no service loses capacity
-
-
 class Signals:
     """Golden signals of every service at one instant.
 
@@ -69,7 +66,7 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     """
     out = Signals(*s.cache_down.shape)
     if target is None:
-        target = capacity_during = _NOBODY[: len(s.time)]
+        target, capacity_during = np.full(len(s.time), -1), np.ones(len(s.time))  # no service loses capacity
     signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls, p.upward_calls,
                    p.callees_first,
                    s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target, capacity_during, out.table,

@@ -145,6 +145,7 @@ class IncidentEnv(gym.Env):
         a = int(action)
         if a != action or not 0 <= a < self.table.n:
             raise ValueError(f"action {action!r} is outside Discrete({self.table.n})")
+        started = float(self.state.time[0])
         res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random)
         terminated, truncated = bool(res.terminated[0]), bool(res.truncated[0])
         self._done = terminated or truncated
@@ -152,7 +153,7 @@ class IncidentEnv(gym.Env):
                                 "invalid_action": bool(res.invalid[0])}
         if self.render_mode is not None:
             note = "masked: no-op" if res.invalid[0] else ""
-            self.timeline.append((float(self.state.time[0] - res.minutes[0]), self.action_names[a], note))
+            self.timeline.append((started, self.action_names[a], note))
         if self._done:
             info["episode_metrics"] = episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info

@@ -45,6 +45,8 @@ def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
                   s.svc_obs)
 
 
+# The evidence recorders share one signature (``core.step`` dispatches on the action kind) for
+# rows ``r`` checking services ``t``; only metric readings draw fresh noise, so only they use rng.
 def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
     """Metrics of t: error rate, latency, utilisation, memory/pool/disk levels, request rate and
     the resource trends, each with relative noise ``metric_noise``."""

@@ -34,6 +34,7 @@ from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
 from training.rundir import RunDirError, atomic_save, latest_checkpoint, resolve_run_dir
 from training.shaping import ImpactShaping
+from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
 DEFAULT_TIMESTEPS = 60_000
 
@@ -54,6 +55,9 @@ class Args:
     checkpoint_freq: int = 20_000
     max_services: int = 16
     torch_threads: int = 1
+    warm_start: str | None = None
+    warm_start_episodes: int = 1000
+    warm_start_epochs: int = 30
     resume: str | None = None
     force: bool = False
     progress: bool = True
@@ -79,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> Args:
     p.add_argument("--max-services", type=_positive, default=d.max_services, help="observation padding")
     p.add_argument("--torch-threads", type=_positive, default=d.torch_threads,
                    help="torch threads (1 is as fast as 2 for small networks on 2 cores)")
+    p.add_argument("--warm-start", default=None, metavar="AGENT",
+                   help="behaviour-clone this rule-based agent (e.g. expert) before RL (ppo, maskable_ppo)")
+    p.add_argument("--warm-start-episodes", type=_positive, default=d.warm_start_episodes,
+                   help="teacher episodes to clone (default: %(default)s)")
+    p.add_argument("--warm-start-epochs", type=_positive, default=d.warm_start_epochs,
+                   help="passes over the demonstrations (default: %(default)s)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -153,6 +163,8 @@ def train(args: Args, argv: list[str]) -> int:
                                tensorboard_log=str(run_dir / "tb"), **algo_kwargs)
         except TypeError as error:  # an unknown hyperparameter name
             raise ConfigError(f"bad hyperparameters for {args.algo}: {error}") from None
+        if args.warm_start:
+            warm_start(model, args)
     model.tensorboard_log = str(run_dir / "tb")
 
     # --- 4. callbacks: checkpoints, domain evaluation with baseline lines, progress ------------
@@ -199,6 +211,21 @@ def train(args: Args, argv: list[str]) -> int:
           f"--agents random,naive,runbook,expert,oracle,{run_dir / 'model.zip'} --episodes 200 --seed 0 "
           f"--out results/{run_dir.name}")
     return 130 if interrupted else 0
+
+
+def warm_start(model, args: Args) -> None:
+    """Behaviour-clone a rule-based teacher into the fresh policy (training/warmstart.py)."""
+    if args.algo not in CLONABLE:
+        raise ConfigError(f"--warm-start works with {', '.join(CLONABLE)}, not {args.algo}")
+    start = time.perf_counter()
+    try:
+        demos = collect_demonstrations(args.suite, args.warm_start, args.warm_start_episodes, seed=50_000 + args.seed,
+                                       max_services=args.max_services)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    fit = behaviour_clone(model.policy, *demos, epochs=args.warm_start_epochs, seed=args.seed)
+    print(f"warm start: cloned {args.warm_start} from {len(demos[0])} decisions in {args.warm_start_episodes} episodes "
+          f"({time.perf_counter() - start:.0f} s): accuracy {fit['accuracy']:.1%}, loss {fit['loss']:.3f}")
 
 
 def _versions() -> dict[str, Any]:

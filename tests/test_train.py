@@ -9,8 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import supportgym  # noqa: F401  (registers the environment)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--suite", "tutorial", "--eval-episodes", "4", "--n-envs", "2", "--no-progress"]
@@ -126,3 +129,26 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         atomic_save(Exploding(), target)
     assert target.read_bytes() == b"previous" and list(tmp_path.iterdir()) == [target]
     assert os.path.exists(target)
+
+
+def test_warm_start_clones_the_expert_before_rl(tmp_path):
+    result = train(tmp_path, "--run-dir", "w", "--timesteps", "300", "--warm-start", "expert",
+                   "--warm-start-episodes", "4", "--warm-start-epochs", "2", *TINY, *TINY_HP["maskable_ppo"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "warm start: cloned expert from" in result.stdout
+    for args, message in ((["--warm-start", "oracle"], "rule-based teacher"),
+                          (["--warm-start", "expert", "--algo", "dqn"], "works with ppo, maskable_ppo")):
+        bad = train(tmp_path, "--run-dir", "wb", "--force", "--timesteps", "200", *args, *TINY)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-1000:]
+
+
+def test_behaviour_cloning_fits_the_teacher():
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from training.warmstart import behaviour_clone, collect_demonstrations
+    torch.set_num_threads(1)
+    demos = collect_demonstrations("tutorial", "expert", 30, seed=0, max_services=16)
+    model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v0", suite="tutorial"), seed=0, device="cpu")
+    fit = behaviour_clone(model.policy, *demos, epochs=40, batch_size=64)
+    assert fit["accuracy"] > 0.9, fit

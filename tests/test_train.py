@@ -150,5 +150,5 @@ def test_behaviour_cloning_fits_the_teacher():
     torch.set_num_threads(1)
     demos = collect_demonstrations("tutorial", "expert", 30, seed=0, max_services=16)
     model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v0", suite="tutorial"), seed=0, device="cpu")
-    fit = behaviour_clone(model.policy, *demos, epochs=40, batch_size=64)
+    fit = behaviour_clone(model.policy, *demos, epochs=100, batch_size=32)
     assert fit["accuracy"] > 0.9, fit

@@ -161,7 +161,7 @@ def train(args: Args, argv: list[str]) -> int:
         try:
             model = algo_class(env=venv, seed=args.seed, device="cpu", verbose=0,
                                tensorboard_log=str(run_dir / "tb"), **algo_kwargs)
-        except TypeError as error:  # an unknown hyperparameter name
+        except (TypeError, ValueError, AssertionError) as error:  # an unknown name or a bad value
             raise ConfigError(f"bad hyperparameters for {args.algo}: {error}") from None
         if args.warm_start:
             warm_start(model, args)

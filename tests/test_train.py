@@ -80,6 +80,7 @@ def test_bad_arguments_get_usage_errors(tmp_path):
     for args, message in ((["--algo", "a2c"], "invalid choice"), (["--timesteps", "-5"], "positive integer"),
                           (["--suite", "nope"], "no built-in suite"), (["--hp", "oops"], "expected key=value"),
                           (["--hp", "not_a_param=1", "--timesteps", "100"], "bad hyperparameters"),
+                          (["--hp", "learning_rate=fast", "--timesteps", "100"], "bad hyperparameters"),
                           (["--suite", "heldout"], "held out")):
         result = train(tmp_path, "--run-dir", "bad", *args, "--no-progress", "--force")
         assert result.returncode == 2, (args, result.stderr[-500:])
@@ -152,3 +153,10 @@ def test_behaviour_cloning_fits_the_teacher():
     model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v0", suite="tutorial"), seed=0, device="cpu")
     fit = behaviour_clone(model.policy, *demos, epochs=100, batch_size=32)
     assert fit["accuracy"] > 0.9, fit
+
+
+def test_hyperparameter_overrides_read_numbers_as_users_write_them():
+    from training.config import apply_overrides
+
+    params = apply_overrides({"n_steps": 256}, ["learning_rate=1e-4", "n_steps=512", "policy_kwargs={net_arch: [64]}"])
+    assert params == {"n_steps": 512, "learning_rate": 1e-4, "policy_kwargs": {"net_arch": [64]}}

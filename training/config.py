@@ -29,6 +29,16 @@ def load_hyperparams(path: Path, algo: str, suite: str) -> dict[str, Any]:
     return {**entry.get("default", {}), **(entry.get(suite_key) or {})}
 
 
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; a user writing it means the number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` overrides; values are read as YAML (``1e-4``, ``[64, 64]``, ``true``)."""
     params = dict(params)
@@ -37,7 +47,8 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
         if not sep or not key.strip():
             raise ConfigError(f"--hp {item!r}: expected key=value, e.g. --hp learning_rate=1e-4")
         try:
-            params[key.strip()] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             raise ConfigError(f"--hp {item!r}: cannot read the value {value!r}") from None
+        params[key.strip()] = _number(parsed)
     return params

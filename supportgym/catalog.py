@@ -160,12 +160,10 @@ class ActionKind(IntEnum):
 
 
 N_SERVICE_ACTIONS = 9
-N_GLOBAL_ACTIONS = len(ActionKind) - N_SERVICE_ACTIONS
 #: What a third-party provider does not take: it cannot be restarted, rolled back, scaled or
 #: patched by us, and its logs and change history are not ours to read. It can be failed over.
 PROVIDER_BLOCKED = (ActionKind.RESTART, ActionKind.ROLLBACK, ActionKind.SCALE_OUT, ActionKind.HOTFIX,
                     ActionKind.CHECK_CHANGES, ActionKind.CHECK_LOGS)
-CHECKS = (ActionKind.CHECK_LOGS, ActionKind.CHECK_METRICS, ActionKind.CHECK_TRACES, ActionKind.CHECK_CHANGES)
 INTERVENTIONS = (ActionKind.RESTART, ActionKind.ROLLBACK, ActionKind.SCALE_OUT, ActionKind.HOTFIX, ActionKind.FAILOVER)
 
 #: Simulated minutes each action takes (escalation is set by the declared severity instead).

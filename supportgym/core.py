@@ -61,7 +61,7 @@ class StepResult:
     minutes: np.ndarray  # (B,) simulated minutes the action took
 
 
-def action_mask(p: Params, s: State, table: ActionTable) -> np.ndarray:
+def action_mask(p: Params, s: State) -> np.ndarray:
     """(B, A) bool: actions allowed now (``params.tier_masks`` and ``params.severity_gate``)."""
     return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
 

@@ -167,7 +167,7 @@ class IncidentEnv(gym.Env):
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         if self.state is None:
             return self.params.mask_table[0, self.scenario.start_tier - 1, 0].copy()
-        return core.action_mask(self.params, self.state, self.table)[0]
+        return core.action_mask(self.params, self.state)[0]
 
     def render(self):
         if self.render_mode == "ansi":

@@ -134,7 +134,3 @@ def refresh(p: Params, s: State, invalid: np.ndarray) -> None:
     refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.alerts, p.present,
                    invalid)
 
-
-def encode(s: State) -> np.ndarray:
-    """A copy of the flat float32 observation (B, N * N_SF + N_GF)."""
-    return s.obs.copy()

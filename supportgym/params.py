@@ -1,6 +1,6 @@
 """Frozen per-episode parameters as arrays with a leading batch axis, padded to ``max_services``.
 
-Built once per scenario and cached; a batch of episodes stacks the rows of its scenarios.
+Built once per scenario and cached.
 Nothing here changes during an episode (that is ``state.py``'s job).
 """
 
@@ -115,16 +115,6 @@ class Params:
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
-
-    @classmethod
-    def stack(cls, rows: list[Params]) -> Params:
-        values = {}
-        for f in fields(cls):
-            if f.name in ("reward", "reward_weights"):
-                values[f.name] = getattr(rows[0], f.name)
-            else:
-                values[f.name] = np.concatenate([getattr(r, f.name) for r in rows])
-        return cls(**values)
 
 
 def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failover: np.ndarray) -> np.ndarray:

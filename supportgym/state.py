@@ -105,9 +105,3 @@ class State:
 
     def copy(self) -> State:
         return State(**{f.name: getattr(self, f.name).copy() for f in fields(self) if f.init})
-
-    def assign(self, rows: np.ndarray, other: State) -> None:
-        """Overwrite batch rows ``rows`` with the (same-length) batch ``other``."""
-        for f in fields(self):
-            if f.init:
-                getattr(self, f.name)[rows] = getattr(other, f.name)

@@ -12,11 +12,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from supportgym.catalog import ACTION_MINUTES, ESCALATION_MINUTES, FAULT_NAMES, FAULTS, MIN_TIER, ActionKind, Defect
-from supportgym.dynamics import fault_present, healthy, signals
-from supportgym.reward import true_severity
+from supportgym.contract.vocabulary import ACTION_MINUTES, ESCALATION_MINUTES, MIN_TIER, SATURATED, ActionKind
+from supportgym.stages.signal import signals
+from supportgym.stages.triage import true_severity
+from supportgym.stages.validation import healthy
+from supportgym.world.faults import FAULT_NAMES, FAULTS, fault_present
+from supportgym.world.mechanisms import NO_CHANGE, Defect
 
-SATURATED = 0.85  # the saturation alert threshold
 BUSY = 0.6  # utilisation above which queueing visibly slows a service down
 
 
@@ -26,7 +28,7 @@ def lasting_remedy(env: gym.Env, fault: str, service: int) -> ActionKind:
     spec = FAULTS[fault]
     if fault == "external_outage":
         return ActionKind.FAILOVER if u.params.failover[0, service] else ActionKind.WAIT
-    if u.state.culprit_change[0, service] != 0:  # the fault came with a change: undo it
+    if u.state.culprit_change[0, service] != NO_CHANGE:  # the fault came with a change: undo it
         return ActionKind.ROLLBACK
     lasting = [k for k in spec.lasting_fixes if k != ActionKind.ROLLBACK]
     return min(lasting, key=lambda k: MIN_TIER[k])
@@ -54,7 +56,7 @@ class OracleAgent:
         p, s, table = u.params, u.state, u.table
         sig = signals(p, s)
         severity = int(true_severity(np.maximum(s.peak_impact, sig.impact))[0])
-        for k in np.flatnonzero(fault_present(s, sig)[0]):
+        for k in np.flatnonzero(fault_present(s, sig.utilisation)[0]):
             fault, service = FAULT_NAMES[s.fault_type[0, k]], int(s.fault_service[0, k])
             remedy = lasting_remedy(self.env, fault, service)
             if remedy == ActionKind.WAIT or (remedy == ActionKind.FAILOVER and self._ends_first(service)):
@@ -74,7 +76,7 @@ class OracleAgent:
             if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
                 return table.index(ActionKind.ESCALATE)
             return table.index(ActionKind.SCALE_OUT, int(np.argmax(busy)))
-        if not healthy(sig)[0] or fault_present(s, sig)[0].any():
+        if not healthy(sig)[0] or fault_present(s, sig.utilisation)[0].any():
             return table.index(ActionKind.WAIT)
         if not s.validated[0]:
             return table.index(ActionKind.VALIDATE)

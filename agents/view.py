@@ -2,7 +2,9 @@
 
 Rule-based agents are built from :class:`Desk` (the observation layout and the static action
 table), never from an environment, so they cannot reach the hidden state. :class:`View` reads one
-flat observation through :class:`supportgym.layout.ObservationLayout`'s feature names.
+flat observation through :class:`~supportgym.contract.observation.ObservationLayout`'s feature
+names and decodes scaled readings with the contract's ``decode_*`` functions. This module imports
+only the public contract (``supportgym.contract``); ``tests/test_imports.py`` checks it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,26 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from supportgym.catalog import ActionKind, LogClass
-from supportgym.layout import ALERTS, DONE_BLOCK, GF, KB, KIND, LOGS, METRIC, SF, ObservationLayout
-from supportgym.params import ActionTable, severity_gate, tier_masks
+from supportgym.contract.actions import ActionTable, severity_gate, tier_masks
+from supportgym.contract.observation import (
+    ALERTS,
+    DONE_BLOCK,
+    G_DECLARED,
+    G_TIER,
+    G_VALIDATION,
+    GF,
+    KB,
+    KIND,
+    LOGS,
+    METRIC,
+    SF,
+    ObservationLayout,
+    decode_latency,
+    decode_recency,
+    decode_utilisation,
+    one_hot_index,
+)
+from supportgym.contract.vocabulary import TIERS, ActionKind, LogClass
 
 
 @dataclass(frozen=True)
@@ -82,17 +101,17 @@ class View:
 
     @property
     def tier(self) -> int:
-        return 1 + int(np.argmax(self.g[GF["tier_1"]:GF["tier_1"] + 3]))
+        return TIERS[int(one_hot_index(self.g, G_TIER))]
 
     @property
     def declared(self) -> int:
         """0 none, 1..3 SEV1..SEV3."""
-        return int(np.argmax(self.g[GF["declared_none"]:GF["declared_none"] + 4]))
+        return int(one_hot_index(self.g, G_DECLARED))
 
     @property
     def validation(self) -> int:
         """0 none, 1 healthy, 2 unhealthy (the last validation's result)."""
-        return int(np.argmax(self.g[GF["validation_none"]:GF["validation_none"] + 3]))
+        return int(one_hot_index(self.g, G_VALIDATION))
 
     @property
     def alerts(self) -> np.ndarray:
@@ -106,11 +125,27 @@ class View:
 
     @property
     def metrics(self) -> np.ndarray:
-        """(N, 9) the last metric reading per service (see ``layout.METRICS``)."""
+        """(N, 9) the last metric reading per service (see ``contract.observation.METRICS``)."""
         return self.s[:, METRIC]
 
     def metric(self, name: str) -> np.ndarray:
+        """(N,) one metric as read (scaled to [0, 1]); see the decoded readings below."""
         return self.s[:, SF["metric_" + name]]
+
+    @property
+    def latency_ratio(self) -> np.ndarray:
+        """(N,) last latency reading as a multiple of healthy latency."""
+        return decode_latency(self.metric("latency"))
+
+    @property
+    def utilisation(self) -> np.ndarray:
+        """(N,) last utilisation reading (load / capacity)."""
+        return decode_utilisation(self.metric("utilisation"))
+
+    def change_age(self, change: str) -> np.ndarray:
+        """(N,) minutes since the last ``"deploy"`` or ``"config"`` change, as of the last check."""
+        with np.errstate(divide="ignore"):
+            return decode_recency(self.col(f"{change}_recent"))
 
     def log_class(self, service: int) -> LogClass | None:
         """The signature of the service's last log check, None if never checked."""
@@ -120,10 +155,10 @@ class View:
 
     @property
     def kb(self) -> np.ndarray:
-        """(N, 6) the knowledge base's suggestion per service (see ``layout.KB_REMEDIES``)."""
+        """(N, 6) the knowledge base's suggestion per service (see ``contract.vocabulary.KB_REMEDIES``)."""
         return self.s[:, KB]
 
     @property
     def done(self) -> np.ndarray:
-        """(N, 5) remedies applied so far, counting in thirds (see ``layout.DONE``)."""
+        """(N, 5) remedies applied so far, counting in thirds (see ``contract.vocabulary.DONE``)."""
         return self.s[:, DONE_BLOCK]

@@ -32,10 +32,10 @@ import gymnasium as gym
 
 import supportgym  # registers the environment
 from agents.oracle import OracleAgent
-from supportgym.catalog import FAULT_NAMES, INTERVENTIONS, ActionKind, ServiceKind
-from supportgym.generator import GHOSH_MITIGATIONS, GHOSH_ROOT_CAUSES
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, INTERVENTIONS, ActionKind, ServiceKind
 from supportgym.suite import Suite, category_of
-from supportgym.suite_schema import FAULT_CATEGORIES
+from supportgym.suite.generator import GHOSH_MITIGATIONS, GHOSH_ROOT_CAUSES
+from supportgym.world.faults import FAULT_CATEGORIES, FAULT_NAMES
 
 #: Kinds whose restart is an infrastructure change rather than an application restart.
 INFRASTRUCTURE = (ServiceKind.DATABASE, ServiceKind.CACHE, ServiceKind.QUEUE)
@@ -52,7 +52,7 @@ MITIGATION_OF = {
 
 
 def make_env(suite: str) -> gym.Env:
-    return gym.make("supportgym/Incident-v0", suite=suite, max_services=max(16, supportgym.load_suite(suite).max_services))
+    return gym.make("supportgym/Incident-v0", suite=suite, max_services=max(DEFAULT_MAX_SERVICES, supportgym.load_suite(suite).max_services))
 
 
 def root_cause_mix(suite: str, episodes: int, seed: int = 0) -> dict[str, float]:

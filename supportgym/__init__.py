@@ -1,14 +1,38 @@
 """supportgym: a Gymnasium environment for production incident response.
 
-``import supportgym`` registers ``supportgym/Incident-v0``.
+``import supportgym`` registers ``supportgym/Incident-v0`` and nothing else: the names below
+load on first use, so a module that imports only ``supportgym.contract`` (the agents do) never
+loads the simulator.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from gymnasium.envs.registration import register
 
-from supportgym.env import IncidentEnv
-from supportgym.suite import Suite, SuiteError, builtin_suites, load_suite
+from supportgym import _legacy_paths  # noqa: F401  TEMPORARY, see that module
 
-__all__ = ["IncidentEnv", "Suite", "SuiteError", "builtin_suites", "load_suite"]
 __version__ = "0.1.0"
+#: Public names, by the module that defines them.
+_PUBLIC = {
+    "IncidentEnv": "supportgym.env",
+    "Suite": "supportgym.suite",
+    "SuiteError": "supportgym.suite",
+    "builtin_suites": "supportgym.suite",
+    "load_suite": "supportgym.suite",
+}
+__all__ = list(_PUBLIC)
 
 register(id="supportgym/Incident-v0", entry_point="supportgym.env:IncidentEnv")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'supportgym' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

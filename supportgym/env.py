@@ -11,15 +11,15 @@ import numpy as np
 from gymnasium import spaces
 
 from supportgym import core
-from supportgym.episode import new_episode
-from supportgym.layout import ObservationLayout
+from supportgym.contract.actions import ActionTable
+from supportgym.contract.observation import ObservationLayout
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
+from supportgym.episode import new_episode, scenario_params
 from supportgym.metrics import episode_metrics
-from supportgym.params import ActionTable, Params, scenario_params
 from supportgym.render import render_ansi
 from supportgym.reward import reward_bounds
 from supportgym.suite import Scenario, load_suite
-
-DEFAULT_MAX_SERVICES = 16
+from supportgym.world.params import Params
 
 
 class IncidentEnv(gym.Env):
@@ -53,8 +53,8 @@ class IncidentEnv(gym.Env):
     internal report flag, the last metric reading, log signature, trace result and change
     recency with their freshness, the knowledge base's suggestion and the remedies done so
     far; then the tier, declared severity, elapsed time, last validation result, knowledge-base
-    status, ticket category and alert load. ``supportgym.layout.ObservationLayout`` reads it by
-    feature name. The hidden fault is never in the observation, nor in ``info`` before the end.
+    status, ticket category and alert load. ``supportgym.contract.observation.ObservationLayout``
+    reads it by feature name. The hidden fault is never in the observation, nor in ``info`` before the end.
 
     ## Rewards
     Per step: minus user-impact minutes (weight ``impact``), minus engineer time (by tier, more
@@ -99,9 +99,7 @@ class IncidentEnv(gym.Env):
                 raise ValueError(f"start_tier must be 1, 2 or 3, not {start_tier!r}")
             self.suite = replace(self.suite, scenarios=tuple(replace(sc, start_tier=start_tier)
                                                              for sc in self.suite.scenarios))
-        if self.suite.max_services > max_services:
-            raise ValueError(f"{self.suite.source}: a topology has {self.suite.max_services} services but "
-                             f"max_services={max_services}; pass max_services>={self.suite.max_services}")
+        check_fits(self.suite.max_services, max_services, f"{self.suite.source}: a topology")
         self.render_mode = render_mode
         self.table = ActionTable.build(max_services)
         self.layout = ObservationLayout(max_services)
@@ -111,9 +109,10 @@ class IncidentEnv(gym.Env):
         self.action_space = spaces.Discrete(self.table.n)
         self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
         first = self.fixed_scenario or self.suite.scenarios[0]
-        self.reward_bounds = reward_bounds(self.suite.reward, first.post_resolution_minutes, first.validate_minutes)
         self.scenario: Scenario = first
         self.params: Params = self._params[first.name]
+        self.reward_bounds = reward_bounds(self.params.reward_weights, first.post_resolution_minutes,
+                                           first.validate_minutes)
         self.state = None
         self._names: dict[str, list[str]] = {}
         self.action_names: list[str] = self._action_names(first)
@@ -171,5 +170,5 @@ class IncidentEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "ansi":
-            return render_ansi(self)
+            return render_ansi(self.state, self.scenario.name, self.scenario.topology.names, self.timeline)
         return None

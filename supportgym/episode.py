@@ -1,30 +1,28 @@
-"""Start an episode: draw the incident's details from a scenario and warm the world up.
+"""Start an episode: a scenario's frozen parameters, and its first state (the ``initial`` of the loop).
 
-Every random draw goes through the ``rng`` passed in (the env's ``np_random``), so the seed
-alone fixes the episode. The fault starts some minutes before the incident opens; the world
-is simulated through that time so the first observation already has its alerts.
+This is the one bridge from the scenario layer (``supportgym.suite``) to the simulator:
+``scenario_params`` turns a validated scenario into padded arrays, ``new_episode`` draws the
+incident's details from it and warms the world up. Every random draw goes through the ``rng``
+passed in (the env's ``np_random``), so the seed alone fixes the episode. The fault starts some
+minutes before the incident opens; the world is simulated through that time so the first
+observation already has its alerts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from supportgym.catalog import (
-    ACC_BASELINE,
-    FAULT_INDEX,
-    FAULTS,
-    N_LOG_CLASSES,
-    N_TICKETS,
-    FaultSpec,
-    ServiceKind,
-)
-from supportgym.dynamics import advance, signals
-from supportgym.layout import KB_REMEDIES
-from supportgym.observe import refresh, update_alerts, write_static
-from supportgym.params import Params
-from supportgym.state import CONFIG, DEPLOY, State
+from supportgym.contract.actions import ActionTable, mask_table, tier_masks
+from supportgym.contract.vocabulary import KB_REMEDIES, N_LOG_CLASSES, ServiceKind, check_fits, remedy_name
+from supportgym.observe import refresh, write_static
+from supportgym.stages.signal import break_alert_rules, file_reports, signals, update_alerts
 from supportgym.suite import Scenario, known_fix
-from supportgym.suite_schema import FaultEntry
+from supportgym.suite.schema import FaultEntry, RewardWeights
+from supportgym.world.faults import FAULT_INDEX, FAULTS, FaultSpec
+from supportgym.world.mechanisms import ACC_BASELINE, CONFIG, DEPLOY, advance
+from supportgym.world.params import N_SERVICE_ROWS, ROW_BASE_LATENCY, ROW_BASE_LOAD, ROW_CAPACITY, ROW_ENTRY, \
+    ROW_HEALTHY_LATENCY, ROW_SLO_LATENCY, Params
+from supportgym.world.state import State
 
 _DAY = 1440.0
 
@@ -49,7 +47,7 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
         _switch_on(s, k, entry, FAULTS[entry.type], service, rng)
         fix = known_fix(scenario, entry.type, topo.names[service])
         if fix is not None:
-            s.kb_fix[0, service] = KB_REMEDIES.index(fix.name.lower())
+            s.kb_fix[0, service] = KB_REMEDIES.index(remedy_name(fix))
 
     noise = scenario.noise
     # A red herring on a service whose fault a change brought would hide that change from a
@@ -57,17 +55,9 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     culprits = {service for _, service, f in drawn if (f.change or FAULTS[f.type].change) is not None}
     _red_herrings(s, topo, culprits, noise.red_herrings, rng)
     _decoys(s, topo, noise.log_noise, noise.trace_noise, rng)
-    present = p.present[0][:, None]
-    s.alert_muted[0] = (rng.random((N, 4)) < noise.missed_alert_rate) & present
-    false = (rng.random((N, 4)) < noise.false_alarm_rate) & present
-    s.false_until[0] = np.where(false, rng.uniform(5.0, 60.0, (N, 4)), -np.inf)
-
-    first = FAULTS[drawn[0][2].type]
-    s.ticket[0] = first.ticket
-    if rng.random() < noise.ticket_mislead:
-        s.ticket[0] = rng.choice([t for t in range(1, N_TICKETS) if t != first.ticket])
-    if rng.random() < noise.internal_report_rate:
-        s.internal_report[0] = drawn[0][1] if rng.random() < 0.5 else rng.integers(n)
+    break_alert_rules(s, p.present[0], noise.missed_alert_rate, noise.false_alarm_rate, rng)
+    file_reports(s, FAULTS[drawn[0][2].type].ticket, drawn[0][1], n, noise.ticket_mislead,
+                 noise.internal_report_rate, rng)
 
     _warm_up(p, s, 0.0)
     sig = signals(p, s)
@@ -112,7 +102,7 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
         lead += (level - ACC_BASELINE[spec.accumulator]) / rate  # ...or once a leak has filled up
     if spec.cache_down:
         s.cache_down[0, i] = 1.0
-    if spec.load_multiplier != (1.0, 1.0):
+    if spec.spike:
         s.load_mult[0, i] = rng.uniform(*spec.load_multiplier)
     change = entry.change or spec.change
     if change is not None:
@@ -151,3 +141,67 @@ def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random
             s.version[0, i] += 1
         else:
             s.config_time[0, i] = when
+
+
+# --- the scenario's frozen parameters -------------------------------------------------------
+
+
+def weight_array(w: RewardWeights) -> np.ndarray:
+    """A suite's reward weights as ``Params.reward_weights`` (in the order of ``reward.W_*``)."""
+    return np.array([w.impact, w.sev1_cost_multiplier, w.harm, w.invalid_action, *w.engineer_per_minute,
+                     w.resolve_bonus, w.reopen_penalty, w.timeout_penalty, w.severity_mismatch])
+
+
+def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
+    """The parameter row (B = 1) of one scenario, padded to ``actions.max_services``."""
+    topo = scenario.topology
+    n, N = topo.n, actions.max_services
+    check_fits(n, N, f"{scenario.suite}: scenario {scenario.name!r}")
+
+    def pad(values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        out = np.full((1, N), fill, dtype=np.asarray(values).dtype if np.asarray(values).dtype == bool else float)
+        out[0, :n] = values
+        return out
+
+    def pad2(m: np.ndarray) -> np.ndarray:
+        out = np.zeros((1, N, N))
+        out[0, :n, :n] = m
+        return out
+
+    callees_first = np.arange(N)[None].copy()
+    callees_first[0, :n] = topo.callees_first
+    load_matrix = np.eye(N)[None].copy()
+    load_matrix[0, :n, :n] = topo.load_matrix
+    healthy_latency = topo.base_latency @ topo.propagation_matrix
+    entry_slo = np.where(topo.entry > 0, topo.slo_latency_factor * healthy_latency, np.inf)
+
+    present = pad(np.ones(n, dtype=bool), False).astype(bool)
+    kinds = np.full((1, N), -1)
+    kinds[0, :n] = topo.kinds
+    failover_ok = np.zeros(N, dtype=bool)
+    failover_ok[:n] = topo.failover
+    tier_mask = tier_masks(actions, present, kinds, failover_ok[None])
+    rows = {ROW_ENTRY: pad(topo.entry), ROW_BASE_LOAD: pad(topo.base_load, 1.0),
+            ROW_CAPACITY: pad(topo.base_load * topo.headroom, 1.0), ROW_BASE_LATENCY: pad(topo.base_latency, 1.0),
+            ROW_SLO_LATENCY: pad(entry_slo, np.inf), ROW_HEALTHY_LATENCY: pad(healthy_latency, 1.0)}
+    noise = scenario.noise
+    return Params(
+        present=present,
+        kind=kinds,
+        service_table=np.stack([rows[r] for r in range(N_SERVICE_ROWS)], axis=1),
+        load_matrix=load_matrix,
+        upward_calls=pad2(topo.upward_calls),
+        callees_first=callees_first,
+        redirect=pad2(topo.redirect),
+        calls=pad2(topo.calls),
+        depth=pad(topo.depth),
+        failover=failover_ok[None],
+        mask_table=mask_table(tier_mask, actions),
+        traffic_table=np.array([[scenario.start_hour, scenario.daily_traffic_amplitude]]),
+        time_limit=np.array([scenario.time_limit_minutes]),
+        post_resolution=np.array([scenario.post_resolution_minutes]),
+        validate_minutes=np.array([scenario.validate_minutes]),
+        alert_delay=np.array([noise.alert_delay_minutes]),
+        metric_noise=np.array([noise.metric_noise]),
+        reward_weights=weight_array(scenario.reward),
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from supportgym.catalog import FAULT_NAMES
-from supportgym.reward import true_severity
-from supportgym.state import State
+from supportgym.stages.triage import true_severity
+from supportgym.world.faults import FAULT_NAMES
+from supportgym.world.state import State
 
 
 def episode_metrics(s: State, row: int, service_names: tuple[str, ...], scenario: str) -> dict[str, Any]:

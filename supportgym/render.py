@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Sequence
 
 import numpy as np
 
-from supportgym.catalog import LogClass, Ticket
-from supportgym.layout import ALERT_KINDS, GF, LOGS, METRIC, SF
+from supportgym.contract.observation import (
+    ALERTS,
+    G_VALIDATION,
+    LOGS,
+    M_DISK,
+    M_ERROR_RATE,
+    M_LATENCY,
+    M_MEMORY,
+    M_POOL,
+    M_UTILISATION,
+    METRIC,
+    SF,
+    decode_latency,
+    decode_utilisation,
+)
+from supportgym.contract.vocabulary import ALERT_KINDS, LogClass, Ticket
+from supportgym.world.state import State
 
-if TYPE_CHECKING:
-    from supportgym.env import IncidentEnv
-
-_VALIDATION = {0: "not validated", 1: "healthy", 2: "UNHEALTHY"}
+_VALIDATION = ("not validated", "healthy", "UNHEALTHY")  # by VALIDATION_RESULTS index
 
 
-def render_ansi(env: IncidentEnv) -> str:
-    s, names = env.state, env.scenario.topology.names
+def render_ansi(s: State | None, scenario: str, names: Sequence[str],
+                timeline: Sequence[tuple[float, str, str]]) -> str:
+    """Row 0 of ``s`` as text: desk, alerts and evidence per service of ``names``, the recent timeline."""
     if s is None:
         return "(no episode: call reset())\n"
     svc, g = s.svc_obs[0], s.glob_obs[0]
     declared = int(s.declared[0])
     lines = [
-        f"=== supportgym incident · scenario {env.scenario.name} · t+{s.time[0]:.0f} min ===",
+        f"=== supportgym incident · scenario {scenario} · t+{s.time[0]:.0f} min ===",
         f"tier L{int(s.tier[0])} · severity {'SEV' + str(declared) if declared else 'undeclared'} · "
         f"ticket: {Ticket(int(s.ticket[0])).name.lower().replace('_', ' ')} · "
-        f"validation: {_VALIDATION[int(np.argmax(g[GF['validation_none']:GF['validation_none'] + 3]))]}",
+        f"validation: {_VALIDATION[int(np.argmax(g[G_VALIDATION]))]}",
         "",
         f"{'service':<14}{'alerts':<28}{'evidence'}",
     ]
     for i, name in enumerate(names):
         o = svc[i]
-        alerts = ",".join(k for k, on in zip(ALERT_KINDS, o[SF["alert_errors"]:SF["alert_errors"] + 4]) if on) or "-"
+        alerts = ",".join(k for k, on in zip(ALERT_KINDS, o[ALERTS]) if on) or "-"
         evidence = []
         if o[SF["metrics_fresh"]] > 0:
             m = o[METRIC]
-            evidence.append(f"metrics err={m[0]:.0%} lat×{2 ** (m[1] * 5):.1f} cpu={m[2] * 2:.0%} "
-                            f"mem={m[3]:.0%} pool={m[4]:.0%} disk={m[5]:.0%}")
+            evidence.append(f"metrics err={m[M_ERROR_RATE]:.0%} lat×{decode_latency(m[M_LATENCY]):.1f} "
+                            f"cpu={decode_utilisation(m[M_UTILISATION]):.0%} "
+                            f"mem={m[M_MEMORY]:.0%} pool={m[M_POOL]:.0%} disk={m[M_DISK]:.0%}")
         if o[SF["logs_fresh"]] > 0:
             evidence.append("logs " + LogClass(int(np.argmax(o[LOGS]))).name.lower())
         if o[SF["traces_fresh"]] > 0:
@@ -49,9 +63,9 @@ def render_ansi(env: IncidentEnv) -> str:
         if o[SF["internal_report"]]:
             evidence.append("reported by another team")
         lines.append(f"{name:<14}{alerts:<28}{'; '.join(evidence)}")
-    if env.timeline:
+    if timeline:
         lines += ["", "timeline:"]
-        lines += [f"  t+{t:>4.0f}  {what}{'  (' + note + ')' if note else ''}" for t, what, note in env.timeline[-12:]]
+        lines += [f"  t+{t:>4.0f}  {what}{'  (' + note + ')' if note else ''}" for t, what, note in timeline[-12:]]
     return "\n".join(lines) + "\n"
 
 

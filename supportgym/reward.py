@@ -1,6 +1,6 @@
-"""Reward terms: fast, safe, validated resolution. Weights come from the suite file.
+"""Reward: fast, safe, validated resolution. Weights come from the suite file.
 
-Per step (computed in ``kernels.account_kernel``):
+Per step (``account``, compiled):
             - impact * user-impact minutes accrued during the action
             - engineer cost per minute (by tier, times ``sev1_cost_multiplier`` under a declared SEV1)
             - harm * [the action was harmful] - invalid_action * [the action was masked]
@@ -9,52 +9,97 @@ On resolve: + resolve_bonus if the resolution holds through the post-resolution 
 At the end: - timeout_penalty if the time limit truncated the episode,
             - severity_mismatch if the declared severity is not the true one, or a more
               severe one was declared on the way.
+
+The weights arrive as one array (``Params.reward_weights``) laid out by the ``W_*`` constants,
+so neither this module nor its kernel depends on the suite-file schema.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from supportgym.catalog import ACTION_MINUTES, ESCALATION_MINUTES
-from supportgym.suite_schema import RewardWeights
+from supportgym.compiled import kernel, stamp_cache
+from supportgym.contract.vocabulary import ACTION_MINUTES, ESCALATION_MINUTES, MITIGATED_IMPACT, ActionKind
+from supportgym.stages.triage import true_severity
 
-#: Layout of ``Params.reward_weights``, the weights as one array for the compiled step kernel.
-W_IMPACT, W_SEV1, W_HARM, W_INVALID, W_ENGINEER = 0, 1, 2, 3, 4  # W_ENGINEER.. +2: L1, L2, L3
-
-
-def weight_array(w: RewardWeights) -> np.ndarray:
-    return np.array([w.impact, w.sev1_cost_multiplier, w.harm, w.invalid_action, *w.engineer_per_minute])
-
-
-def true_severity(peak_impact: np.ndarray) -> np.ndarray:
-    """SEV1 above 50% of users hurt, SEV2 above 10%, else SEV3."""
-    return np.where(peak_impact > 0.5, 1, np.where(peak_impact > 0.1, 2, 3))
+#: Layout of ``Params.reward_weights`` (built by ``episode.weight_array`` from the suite's weights).
+W_IMPACT, W_SEV1, W_HARM, W_INVALID = 0, 1, 2, 3
+W_ENGINEER = 4  # W_ENGINEER + 0, 1, 2: engineer cost per minute at L1, L2, L3
+W_RESOLVE_BONUS, W_REOPEN, W_TIMEOUT, W_SEVERITY_MISMATCH = 7, 8, 9, 10
+N_WEIGHTS = 11
+RESOLVE = int(ActionKind.RESOLVE)
 
 
-def resolution_reward(w: RewardWeights, resolving: np.ndarray, held: np.ndarray,
+def account(p, s, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
+            tier: np.ndarray, declared: np.ndarray, harmful: np.ndarray, valid: np.ndarray,
+            reward: np.ndarray, truncated: np.ndarray) -> int:
+    """Per-step reward into ``reward`` (B,) and bookkeeping of ``s``; see ``_account_kernel``.
+    Returns how many rows ended (resolved or out of time)."""
+    return _account_kernel(kind, minutes, impact_during, impact_end, tier, declared, harmful, valid,
+                           p.reward_weights, s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
+                           s.mitigated_at, s.harmful, s.invalid, s.steps, s.episode_return, reward, truncated)
+
+
+@kernel
+def _account_kernel(
+    kind, minutes, impact_during, impact_end, tier, declared, harmful, valid, weights, time,
+    time_limit, impact_now, impact_minutes, peak_impact, mitigated_at, harmful_count, invalid_count, steps,
+    episode_return, reward, truncated,
+):  # pragma: no cover - compiled
+    """The action's user impact is the trapezoid of the impact before it and at its end while
+    still running (``impact_during``); ``impact_end`` is the impact once it completed;
+    ``impact_now`` holds the impact before the action and is then updated."""
+    ended = 0
+    for b in range(minutes.shape[0]):
+        resolving = kind[b] == RESOLVE
+        impact = minutes[b] * 0.5 * (impact_now[b] + impact_during[b])
+        engineer = weights[W_ENGINEER + tier[b] - 1] * (weights[W_SEV1] if declared[b] == 1 else 1.0)
+        reward[b] = -(weights[W_IMPACT] * impact + engineer * minutes[b] + weights[W_HARM] * harmful[b]
+                      + weights[W_INVALID] * (not valid[b]))
+        episode_return[b] += reward[b]
+        impact_minutes[b] += impact
+        impact_now[b] = impact_end[b]
+        peak_impact[b] = max(peak_impact[b], impact_end[b])
+        if not resolving and math.isnan(mitigated_at[b]) and impact_end[b] < MITIGATED_IMPACT:
+            mitigated_at[b] = time[b]
+        truncated[b] = not resolving and time[b] >= time_limit[b]
+        ended += resolving or truncated[b]
+        harmful_count[b] += harmful[b]
+        invalid_count[b] += not valid[b]
+        steps[b] += 1
+    return ended
+
+
+def resolution_reward(weights: np.ndarray, resolving: np.ndarray, held: np.ndarray,
                       window_impact_minutes: np.ndarray) -> np.ndarray:
-    outcome = np.where(held, w.resolve_bonus, -w.reopen_penalty)
-    return np.where(resolving, outcome - w.impact * window_impact_minutes, 0.0)
+    outcome = np.where(held, weights[W_RESOLVE_BONUS], -weights[W_REOPEN])
+    return np.where(resolving, outcome - weights[W_IMPACT] * window_impact_minutes, 0.0)
 
 
-def end_reward(w: RewardWeights, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
+def end_reward(weights: np.ndarray, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
                declared_peak: np.ndarray, peak_impact: np.ndarray) -> np.ndarray:
     """Timeout penalty, and the severity penalty: the final declaration is wrong, or a more severe
     level was declared on the way (paging people to buy a fast hand-off is not free)."""
     true = true_severity(peak_impact)
     mismatch = ended & ((declared != true) | ((declared_peak > 0) & (declared_peak < true)))
-    return -(w.timeout_penalty * truncated + w.severity_mismatch * mismatch)
+    return -(weights[W_TIMEOUT] * truncated + weights[W_SEVERITY_MISMATCH] * mismatch)
 
 
-def reward_bounds(w: RewardWeights, post_resolution_minutes: float, validate_minutes: float) -> tuple[float, float]:
+def reward_bounds(weights: np.ndarray, post_resolution_minutes: float, validate_minutes: float) -> tuple[float, float]:
     """Bounds of a single step's reward for these weights.
 
     The highest is a held resolution with nothing else charged; the lowest is the longest action
     at full outage and top engineer cost, harmful, closing into a reopened full outage, and
     ending the episode with both end penalties.
     """
+    w = [float(x) for x in weights]
     longest = max(ACTION_MINUTES.max(), ESCALATION_MINUTES.max(), validate_minutes)
-    engineer = max(w.engineer_per_minute) * w.sev1_cost_multiplier
-    worst = (w.impact * longest + engineer * longest + w.harm + w.invalid_action
-             + w.reopen_penalty + w.impact * post_resolution_minutes + w.timeout_penalty + w.severity_mismatch)
-    return -worst, w.resolve_bonus
+    engineer = max(w[W_ENGINEER:W_ENGINEER + 3]) * w[W_SEV1]
+    worst = (w[W_IMPACT] * longest + engineer * longest + w[W_HARM] + w[W_INVALID]
+             + w[W_REOPEN] + w[W_IMPACT] * post_resolution_minutes + w[W_TIMEOUT] + w[W_SEVERITY_MISMATCH])
+    return -worst, w[W_RESOLVE_BONUS]
+
+
+stamp_cache(__file__, globals())

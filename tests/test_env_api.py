@@ -11,8 +11,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import supportgym
-from supportgym.catalog import ActionKind
-from supportgym.layout import GF, ObservationLayout
+from supportgym.contract.observation import GF, ObservationLayout
+from supportgym.contract.vocabulary import ActionKind
 from tests.conftest import make
 
 ALL_SCENARIOS = [(suite, name) for suite in supportgym.builtin_suites()

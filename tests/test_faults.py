@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from supportgym.catalog import FAULT_NAMES, FAULTS, MIN_TIER, ActionKind, LogClass, ServiceKind
-from supportgym.dynamics import signals
-from supportgym.layout import ObservationLayout
-from supportgym.observe import log_strengths
+from supportgym.contract.observation import ObservationLayout
+from supportgym.contract.vocabulary import MIN_TIER, ActionKind, LogClass, ServiceKind
+from supportgym.stages.diagnosis import log_strengths
+from supportgym.stages.signal import signals
+from supportgym.world.faults import FAULT_NAMES, FAULTS
 from tests.conftest import make, oracle_policy, run_episode, scenario_of
 
 SEEDS = (0, 1, 2)

@@ -14,19 +14,23 @@ import yaml
 from gymnasium.utils.env_checker import check_env
 
 import supportgym
-from supportgym.catalog import FAULTS
-from supportgym.env import DEFAULT_MAX_SERVICES
-from supportgym.generator import (
-    GHOSH_MIX,
-    GHOSH_ROOT_CAUSES,
-    MAX_SERVICES,
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
+from supportgym.suite import (
+    SuiteError,
+    build_suite,
+    category_of,
     generate_scenario,
     generate_suite,
+    load_suite,
     suite_data,
 )
-from supportgym.suite import SuiteError, build_suite, category_of, load_suite
-from supportgym.suite_schema import FAULT_CATEGORIES, GeneratorSpec
-from supportgym.topology_gen import VOCABULARIES, api_depth, shape_fingerprint
+from supportgym.suite.generator import GHOSH_MIX, GHOSH_ROOT_CAUSES
+from supportgym.suite.schema import GeneratorSpec
+from supportgym.suite.topology_gen import VOCABULARIES, api_depth, shape_fingerprint
+from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
+
+#: The generator's default upper topology size.
+MAX_SERVICES = GeneratorSpec(seed=0).services[1]
 from tests.conftest import oracle_policy, run_episode
 
 ROOT = Path(__file__).resolve().parent.parent

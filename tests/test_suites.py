@@ -93,7 +93,7 @@ def test_yaml_is_loaded_safely(tmp_path):
 
 
 def test_builtin_suites_are_valid_and_cover_every_fault():
-    from supportgym.catalog import FAULT_NAMES
+    from supportgym.world.faults import FAULT_NAMES
     assert builtin_suite_dir().is_dir()
     standard = load_suite("standard")
     assert {f.type for s in standard.scenarios for f in s.faults} == set(FAULT_NAMES)

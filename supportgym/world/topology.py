@@ -7,7 +7,8 @@ from functools import cached_property
 
 import numpy as np
 
-from supportgym.catalog import BASE_LATENCY_MS, ServiceKind
+from supportgym.contract.vocabulary import ServiceKind
+from supportgym.world.mechanisms import BASE_LATENCY_MS
 
 
 @dataclass(frozen=True, eq=False)

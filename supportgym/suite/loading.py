@@ -16,9 +16,9 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from supportgym.catalog import FAULTS, REMEDY_NAMES, ActionKind, ServiceKind
-from supportgym.suite_schema import (
-    FAULT_CATEGORIES,
+from supportgym.contract.vocabulary import REMEDY_NAMES, ActionKind, ServiceKind
+from supportgym.suite.generator import expand, generator_spec, scenario_data, suite_data
+from supportgym.suite.schema import (
     FaultEntry,
     GeneratorSpec,
     KnownIssue,
@@ -28,7 +28,8 @@ from supportgym.suite_schema import (
     SuiteSpec,
     TopologySpec,
 )
-from supportgym.topology import Topology, find_cycle, unreachable
+from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
+from supportgym.world.topology import Topology, find_cycle, unreachable
 
 
 class SuiteError(ValueError):
@@ -95,7 +96,7 @@ def builtin_suite_dir() -> Path:
     try:
         return Path(str(resources.files("supportgym.scenarios")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "scenarios"
+        return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def builtin_suites() -> list[str]:
@@ -157,8 +158,6 @@ def _expand_generators(raw: dict, source: str) -> dict:
         raise SuiteError(source, "generators", "must be a list of generator entries")
     if not entries:
         return raw
-    from supportgym.generator import expand  # the generator builds on this module's schema
-
     topologies = dict(raw.get("topologies") or {}) if isinstance(raw.get("topologies") or {}, dict) else None
     scenarios = list(raw.get("scenarios") or []) if isinstance(raw.get("scenarios") or [], list) else None
     if topologies is None or scenarios is None:
@@ -328,3 +327,19 @@ def known_fix(scenario: Scenario, fault: str, service: str) -> ActionKind | None
         if ki.fault == fault and ki.service in (None, service):
             return REMEDY_NAMES[ki.fix]
     return None
+
+
+# --- generated suites (the generator makes suite-file data; loading validates it) ----------
+
+
+def generate_suite(seed: int = 0, count: int = 10, name: str = "generated", **settings: Any) -> Suite:
+    """A validated :class:`Suite` of ``count`` generated scenarios (``generator.suite_data``)."""
+    return build_suite(suite_data(seed, count, name, **settings), source=f"<generator seed {seed}>")
+
+
+def generate_scenario(seed: int = 0, index: int = 0, **settings: Any) -> Scenario:
+    """Generated scenario ``index`` of ``seed`` as a validated :class:`Scenario`."""
+    spec = generator_spec(seed, count=index + 1, **settings)
+    name, topology, scenario = scenario_data(spec, index)
+    data = {"name": "generated", "topologies": {name: topology}, "scenarios": [scenario]}
+    return build_suite(data, source=f"<generator seed {seed}>").scenarios[0]

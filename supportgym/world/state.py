@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from supportgym.catalog import N_ACCUMULATORS, N_DEFECTS
-from supportgym.layout import N_GF, N_SF
+from supportgym.contract.observation import N_GF, N_SF
+from supportgym.contract.vocabulary import ALERT_KINDS, CHANNELS
+from supportgym.world.mechanisms import N_ACCUMULATORS, N_DEFECTS
 
+#: Fault slots per episode: one fault, or two at once.
 MAX_FAULTS = 2
-N_ALERT_KINDS = 4
-N_CHANNELS = 4  # metrics, logs, traces, changes
-NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
+N_ALERT_KINDS = len(ALERT_KINDS)
+N_CHANNELS = len(CHANNELS)
 
 
 @dataclass(eq=False)
@@ -33,7 +34,7 @@ class State:
     config_time: np.ndarray  # (B, N) time of the last config push
     version: np.ndarray  # (B, N) int deploy counter (for display)
     reverted: np.ndarray  # (B, N) bool: the last change was rolled back; nothing left to revert
-    culprit_change: np.ndarray  # (B, N) NO_CHANGE / DEPLOY / CONFIG: the change carrying a fault
+    culprit_change: np.ndarray  # (B, N) mechanisms.NO_CHANGE / DEPLOY / CONFIG: the change carrying a fault
     culprit_defect: np.ndarray  # (B, N, D) bool: defects a rollback of the culprit change removes
     culprit_acc: np.ndarray  # (B, N, 3) bool: leaks a rollback of the culprit change removes
     fault_type: np.ndarray  # (B, K) index into FAULT_NAMES, -1 for none

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from supportgym.catalog import FAULTS, ServiceKind
-from supportgym.topology import Topology
+from supportgym.contract.vocabulary import ServiceKind
+from supportgym.world.faults import FAULTS
+from supportgym.world.topology import Topology
 
 # --- deterministic layered graphs (speed benchmark) -----------------------------------------
 

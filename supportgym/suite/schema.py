@@ -1,7 +1,7 @@
 """The schema of a scenario-suite file, as pydantic models (shape, types and ranges only).
 
 Cross-references between sections (a fault on a service the topology lacks, a call to an
-unknown service, ...) are checked in ``suite.py``, which also names the file in every error.
+unknown service, ...) are checked in ``loading.py``, which also names the file in every error.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supportgym.catalog import FAULT_NAMES, FAULTS, REMEDY_NAMES, ServiceKind
-from supportgym.topology_gen import FAMILIES, VOCABULARIES
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, REMEDY_NAMES, ServiceKind
+from supportgym.suite.topology_gen import FAMILIES, VOCABULARIES
+from supportgym.world.faults import FAULT_NAMES, ROOT_CAUSE_CATEGORIES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=40)]
@@ -19,29 +20,6 @@ KindName = Literal[tuple(k.name.lower() for k in ServiceKind)]  # type: ignore[v
 FaultName = Literal[FAULT_NAMES]  # type: ignore[valid-type]
 RemedyName = Literal[tuple(REMEDY_NAMES)]  # type: ignore[valid-type]
 
-#: Root-cause categories of Ghosh et al. (SoCC 2022, 152 Microsoft Teams incidents).
-ROOT_CAUSE_CATEGORIES = ("code bug", "dependency failure", "infrastructure", "deployment error", "config bug",
-                         "database/network", "auth failure")
-#: The categories each fault type may be filed under (``FaultEntry.category``); the first is the
-#: catalogue's. A broken rollout is a deployment error, a bad query a code bug, a network blip a
-#: database/network incident, a pool exhausted by the database's connection limit a database one.
-FAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
-    name: (FAULTS[name].category, *alternatives)
-    for name, alternatives in {
-        "bad_deploy": ("deployment error",),
-        "bad_config": ("deployment error",),
-        "memory_leak": (),
-        "pool_exhaustion": ("database/network",),
-        "slow_query": ("code bug",),
-        "external_outage": (),
-        "traffic_spike": (),
-        "cache_failure": ("infrastructure",),
-        "disk_full": (),
-        "expired_cert": ("auth failure",),
-        "auth_failure": ("config bug",),
-        "transient_blip": ("database/network",),
-    }.items()
-}
 CategoryName = Literal[ROOT_CAUSE_CATEGORIES]  # type: ignore[valid-type]
 
 
@@ -112,7 +90,7 @@ class FaultEntry(Strict):
     change: Literal["deploy", "config"] | None = None
     """Override the change that brought the fault (e.g. a memory leak shipped by a deploy)."""
     category: CategoryName | None = None
-    """Root-cause category, if not the fault type's own (one of ``FAULT_CATEGORIES[type]``)."""
+    """Root-cause category, if not the fault type's own (one of ``world.faults.FAULT_CATEGORIES[type]``)."""
 
 
 class ScenarioSpec(Strict):
@@ -182,8 +160,10 @@ class GeneratorSpec(Strict):
     """Topology shape family (see ``topology_gen``); ``federated`` is reserved for the held-out suite."""
     vocabulary: Literal[tuple(VOCABULARIES)] = "commerce"  # type: ignore[valid-type]
     """Service-name vocabulary; ``logistics`` is reserved for the held-out suite."""
-    services: Annotated[list[Annotated[int, Field(ge=4, le=256)]], Field(min_length=2, max_length=2)] = [4, 16]
-    """[fewest, most] services per topology; the environment's ``max_services`` must cover the most."""
+    services: Annotated[list[Annotated[int, Field(ge=4, le=256)]], Field(min_length=2, max_length=2)] = [
+        4, DEFAULT_MAX_SERVICES]
+    """[fewest, most] services per topology; the environment's ``max_services`` must cover the most
+    (the default fits the environment's default)."""
     mix: Literal["ghosh", "uniform"] | dict[FaultName, Annotated[float, Field(ge=0.0)]] = "ghosh"
     """Fault-type weights: ``ghosh`` (calibrated to Ghosh et al.), ``uniform``, or a mapping."""
     concurrent: Probability = 0.15

@@ -1,11 +1,11 @@
 """The seeded scenario generator: random topologies, faults from a weighted mix, noise, red herrings.
 
 A generated scenario is plain suite-file data, validated by the same code as a hand-written one,
-so everything the generator makes is an ordinary :class:`~supportgym.suite.Scenario`. Scenario
+so everything the generator makes is an ordinary :class:`~supportgym.suite.Scenario` (``loading.py`` validates it; this module never loads). Scenario
 ``i`` of seed ``s`` is drawn from ``numpy.random.default_rng([s, i])`` alone: the same seed and
 settings give the same scenario, however many are generated alongside it.
 
-From a suite file, a ``generators:`` entry (``suite_schema.GeneratorSpec``) is expanded into
+From a suite file, a ``generators:`` entry (``schema.GeneratorSpec``) is expanded into
 ``count`` scenarios when the file loads::
 
     generators:
@@ -13,7 +13,7 @@ From a suite file, a ``generators:`` entry (``suite_schema.GeneratorSpec``) is e
 
 From Python::
 
-    from supportgym.generator import generate_suite, suite_data
+    from supportgym.suite import generate_suite, suite_data
     suite = generate_suite(seed=7, count=50)               # a validated Suite
     yaml.safe_dump(suite_data(seed=7, count=50))           # the same, as a suite file to edit or load
 
@@ -30,20 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from supportgym.catalog import FAULT_NAMES, FAULTS, ServiceKind
-from supportgym.suite_schema import GeneratorSpec
-from supportgym.topology_gen import min_services, random_topology
+from supportgym.contract.vocabulary import ServiceKind
+from supportgym.suite.schema import GeneratorSpec
+from supportgym.suite.topology_gen import min_services, random_topology
+from supportgym.world.faults import FAULT_NAMES, FAULTS, ROOT_CAUSE_CATEGORIES
 
 #: Ghosh et al., SoCC 2022: root causes of 152 high-severity Microsoft Teams incidents (%).
-GHOSH_ROOT_CAUSES: dict[str, float] = {
-    "code bug": 27.0,
-    "dependency failure": 16.4,
-    "infrastructure": 15.8,
-    "deployment error": 13.2,
-    "config bug": 12.5,
-    "database/network": 10.5,
-    "auth failure": 4.6,
-}
+GHOSH_ROOT_CAUSES: dict[str, float] = dict(zip(ROOT_CAUSE_CATEGORIES, (27.0, 16.4, 15.8, 13.2, 12.5, 10.5, 4.6)))
 #: The same study's most common mitigations (%); "infrastructure change" includes traffic failover.
 GHOSH_MITIGATIONS: dict[str, float] = {"rollback": 22.4, "infrastructure change": 21.1}
 
@@ -69,8 +62,6 @@ MIXES: dict[str, dict[str, float]] = {"ghosh": GHOSH_MIX, "uniform": {f: 1.0 for
 #: Noise at level 1 (the hard suite's); level ``x`` scales every rate by ``x``.
 HEAVY_NOISE = {"false_alarm_rate": 0.08, "missed_alert_rate": 0.1, "metric_noise": 0.2, "log_noise": 0.2,
                "trace_noise": 0.2, "ticket_mislead": 0.35, "internal_report_rate": 0.3}
-#: The environment's default ``max_services``: the generator's default upper size.
-MAX_SERVICES = 16
 
 
 def generator_spec(seed: int = 0, **settings: Any) -> GeneratorSpec:
@@ -222,20 +213,3 @@ def suite_data(seed: int = 0, count: int = 10, name: str = "generated", descript
         "topologies": topologies,
         "scenarios": scenarios,
     }
-
-
-def generate_suite(seed: int = 0, count: int = 10, name: str = "generated", **settings: Any):
-    """A validated :class:`~supportgym.suite.Suite` of ``count`` generated scenarios."""
-    from supportgym.suite import build_suite  # the loader expands generator entries through this module
-
-    return build_suite(suite_data(seed, count, name, **settings), source=f"<generator seed {seed}>")
-
-
-def generate_scenario(seed: int = 0, index: int = 0, **settings: Any):
-    """Generated scenario ``index`` of ``seed`` as a validated :class:`~supportgym.suite.Scenario`."""
-    from supportgym.suite import build_suite
-
-    spec = generator_spec(seed, count=index + 1, **settings)
-    name, topology, scenario = scenario_data(spec, index)
-    data = {"name": "generated", "topologies": {name: topology}, "scenarios": [scenario]}
-    return build_suite(data, source=f"<generator seed {seed}>").scenarios[0]

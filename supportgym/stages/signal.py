@@ -1,0 +1,261 @@
+"""Stage 1, signal: true golden signals and their propagation, and the alerts raised from them.
+
+Faults switch on mechanisms (``world.mechanisms``); this stage turns them into golden signals
+with the same few equations for every fault, carries them through the dependency graph, and
+raises alerts through thresholds and a delay, with missed and false alerts. The other signals
+reach the desk once, when the incident opens: a customer ticket (which may point at the wrong
+place) and, sometimes, another team's report of a service (which may not be the culprit).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from supportgym.compiled import kernel, stamp_cache
+from supportgym.contract.observation import ALERTS, G_TICKET, SF
+from supportgym.contract.vocabulary import (
+    ALERT_DOWN,
+    ALERT_KINDS,
+    ALERT_ERRORS,
+    ALERT_LATENCY,
+    ALERT_SATURATION,
+    ALERT_THRESHOLDS,
+    N_TICKETS,
+)
+from supportgym.world.mechanisms import (
+    ACC_EFFECTS,
+    ACC_HARM_THRESHOLD,
+    DEFECT_EFFECTS,
+    EFFECT_CAPACITY,
+    EFFECT_ERROR,
+    EFFECT_LATENCY,
+)
+from supportgym.world.params import (
+    ROW_BASE_LATENCY,
+    ROW_BASE_LOAD,
+    ROW_CAPACITY,
+    ROW_ENTRY,
+    ROW_HEALTHY_LATENCY,
+    ROW_SLO_LATENCY,
+    TRAFFIC_AMPLITUDE,
+    TRAFFIC_START_HOUR,
+    Params,
+)
+from supportgym.world.state import State
+
+#: Rows of ``Signals.table`` (B, N_SIGNALS, N).
+SIG_LOAD, SIG_UTILISATION, SIG_ERR_OWN, SIG_LATENCY_OWN = 0, 1, 2, 3
+SIG_ERR, SIG_LATENCY, SIG_LATENCY_RATIO, SIG_SATURATION, SIG_DOWN = 4, 5, 6, 7, 8
+N_SIGNALS = 9
+#: The daily traffic curve rises through its mean at 09:00 and peaks six hours later.
+TRAFFIC_RISE_HOUR = 9.0
+#: Queueing delay: own latency grows by QUEUEING * q^2 / (1 - q) at utilisation q, capped at Q_CAP.
+QUEUEING = 0.25
+Q_CAP = 0.95
+ALERT_COLUMN = ALERTS.start
+#: A false alarm fires from the start for between these many minutes.
+FALSE_ALARM_MINUTES = (5.0, 60.0)
+#: Chance that another team's report names the first fault's service rather than a random one.
+REPORT_ON_TARGET = 0.5
+
+
+class Signals:
+    """Golden signals of every service at one instant.
+
+    ``table`` (B, N_SIGNALS, N) holds the per-service rows named ``SIG_*`` (also as properties),
+    so the compiled kernel fills one array; ``impact`` (B,) is the share of user requests hurt at
+    the edge; ``conditions`` (B, N, 4) the true alert conditions (errors, latency, saturation, down).
+    """
+
+    __slots__ = ("table", "impact", "conditions")
+
+    def __init__(self, batch: int, n: int):
+        self.table = np.empty((batch, N_SIGNALS, n))
+        self.impact = np.empty(batch)
+        self.conditions = np.empty((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
+
+    load = property(lambda self: self.table[:, SIG_LOAD], doc="(B, N) requests per unit of healthy edge traffic")
+    utilisation = property(lambda self: self.table[:, SIG_UTILISATION], doc="(B, N) load / capacity")
+    err_own = property(lambda self: self.table[:, SIG_ERR_OWN], doc="(B, N) error rate a service causes itself")
+    latency_own = property(lambda self: self.table[:, SIG_LATENCY_OWN], doc="(B, N) own latency, ms")
+    err = property(lambda self: self.table[:, SIG_ERR], doc="(B, N) error rate including its callees'")
+    latency = property(lambda self: self.table[:, SIG_LATENCY], doc="(B, N) latency including its callees', ms")
+    latency_ratio = property(lambda self: self.table[:, SIG_LATENCY_RATIO], doc="(B, N) latency / healthy latency")
+    saturation = property(lambda self: self.table[:, SIG_SATURATION],
+                          doc="(B, N) max of utilisation and resource levels")
+    down = property(lambda self: self.table[:, SIG_DOWN] > 0.5, doc="(B, N) bool: down (restarting or crashed)")
+
+
+def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None) -> Signals:
+    """The golden signals of the current state.
+
+    ``capacity_during`` (B,) scales the capacity of service ``target`` (B,) while an action runs
+    on it (0 = down for a restart).
+    Per service: load = entry traffic (times the daily curve, plus any injected spike) carried
+    down the calls by ``load_matrix``, plus a dead cache's hits landing on its database;
+    capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
+    own latency = base x (1 + QUEUEING q^2/(1-q) + defect and leak slowdowns) with q = min(u, Q_CAP);
+    own error = defects + leaks over threshold + the share shed beyond capacity (1 - 1/u), or 1
+    when down. Effective error and latency add the callees' up the calls, weighted by the share of
+    requests that call them (``upward_calls``, in ``callees_first`` order); callers of a dead cache
+    depend on its database instead for the cache's hit share;
+    user impact is the entry-weighted share of requests failing or over the latency SLO.
+    """
+    out = Signals(*s.cache_down.shape)
+    if target is None:
+        target, capacity_during = np.full(len(s.time), -1), np.ones(len(s.time))  # no service loses capacity
+    _signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
+                    p.upward_calls, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target,
+                    capacity_during, out.table, out.impact, out.conditions)
+    return out
+
+
+@kernel
+def _signals_kernel(
+    time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, callees_first, load_mult,
+    cache_down, scale, defect, acc_level, during_target, during_capacity, out, impact, conditions,
+):  # pragma: no cover - compiled
+    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4); see ``signals``."""
+    batch, n = present.shape
+    raw = np.empty(n)
+    for b in range(batch):
+        entry, base_load, capacity = service_table[b, ROW_ENTRY], service_table[b, ROW_BASE_LOAD], \
+            service_table[b, ROW_CAPACITY]
+        base_latency, slo_latency = service_table[b, ROW_BASE_LATENCY], service_table[b, ROW_SLO_LATENCY]
+        healthy_latency = service_table[b, ROW_HEALTHY_LATENCY]
+        load, util, err_own, lat_own = out[b, SIG_LOAD], out[b, SIG_UTILISATION], out[b, SIG_ERR_OWN], \
+            out[b, SIG_LATENCY_OWN]
+        err, latency, ratio = out[b, SIG_ERR], out[b, SIG_LATENCY], out[b, SIG_LATENCY_RATIO]
+        saturation, down = out[b, SIG_SATURATION], out[b, SIG_DOWN]
+        # the daily traffic curve; a spike injects load at one service
+        hour = traffic_table[b, TRAFFIC_START_HOUR] + time[b] / 60.0
+        traffic = 1.0 + traffic_table[b, TRAFFIC_AMPLITUDE] * math.sin((hour - TRAFFIC_RISE_HOUR) * 2.0 * math.pi / 24.0)
+        # load flows down the calls; a dead cache sends its hits to the database it fronts
+        for j in range(n):
+            raw[j] = entry[j] * traffic + base_load[j] * (load_mult[b, j] - 1.0)
+        for j in range(n):
+            acc = 0.0
+            for i in range(n):
+                acc += raw[i] * load_matrix[b, i, j]
+            load[j] = acc
+        for i in range(n):
+            if cache_down[b, i] > 0.0:
+                for j in range(n):
+                    load[j] += load[i] * cache_down[b, i] * redirect[b, i, j]
+        for i in range(n):
+            e_def, l_def, cap_lost = 0.0, 0.0, 0.0
+            for d in range(defect.shape[2]):
+                x = defect[b, i, d]
+                if x != 0.0:
+                    e_def += x * DEFECT_EFFECTS[d, EFFECT_ERROR]
+                    l_def += x * DEFECT_EFFECTS[d, EFFECT_LATENCY]
+                    cap_lost += x * DEFECT_EFFECTS[d, EFFECT_CAPACITY]
+            e_acc, l_acc, top = 0.0, 0.0, 0.0
+            for a in range(acc_level.shape[2]):
+                level = acc_level[b, i, a]
+                top = max(top, level)
+                over = max(level - ACC_HARM_THRESHOLD[a], 0.0) / (1.0 - ACC_HARM_THRESHOLD[a])
+                e_acc += over * ACC_EFFECTS[a, EFFECT_ERROR]
+                l_acc += over * ACC_EFFECTS[a, EFFECT_LATENCY]
+            cap = capacity[i] * scale[b, i] * (1.0 - cap_lost)
+            if i == during_target[b]:  # the target of a running action (0 = down for a restart)
+                cap *= during_capacity[b]
+            is_down = cap <= 0.0 or cache_down[b, i] > 0.0
+            u = load[i] / max(cap, 1e-9)
+            q = min(u, Q_CAP)
+            lat_own[i] = base_latency[i] * (1.0 + QUEUEING * q * q / (1.0 - q) + l_def + l_acc)
+            shed = 1.0 - 1.0 / max(u, 1.0)  # requests beyond capacity are rejected
+            err_own[i] = 1.0 if is_down else min(e_def + e_acc + shed, 1.0)
+            util[i] = u
+            down[i] = 1.0 if is_down else 0.0
+            saturation[i] = max(u, top)
+        # errors and latency flow up the calls, callees first
+        impact[b] = 0.0
+        any_cache_down = False
+        for i in range(n):
+            any_cache_down = any_cache_down or cache_down[b, i] > 0.0
+        for idx in range(n):
+            j = callees_first[b, idx]
+            e, lat = err_own[j], lat_own[j]
+            for d in range(n):
+                w = upward_calls[b, j, d]
+                if w != 0.0:
+                    e += w * err[d]
+                    lat += w * latency[d]
+            if any_cache_down:  # the hits of a dead cache now wait on its database
+                for c in range(n):
+                    if cache_down[b, c] > 0.0 and calls[b, j, c] > 0.0:
+                        for d in range(n):
+                            w = calls[b, j, c] * redirect[b, c, d]
+                            if w != 0.0:
+                                e += w * err[d]
+                                lat += w * latency[d]
+            e = min(e, 1.0)
+            err[j] = e
+            latency[j] = lat
+            ratio[j] = lat / healthy_latency[j]
+            if entry[j] > 0.0:
+                breach = min(max(lat / slo_latency[j] - 1.0, 0.0), 1.0)
+                impact[b] += entry[j] * (e + (1.0 - e) * breach)
+            conditions[b, j, ALERT_ERRORS] = present[b, j] and e > ALERT_THRESHOLDS[ALERT_ERRORS]
+            conditions[b, j, ALERT_LATENCY] = present[b, j] and ratio[j] > ALERT_THRESHOLDS[ALERT_LATENCY]
+            conditions[b, j, ALERT_SATURATION] = present[b, j] and saturation[j] > ALERT_THRESHOLDS[ALERT_SATURATION]
+            conditions[b, j, ALERT_DOWN] = present[b, j] and down[j] > ALERT_THRESHOLDS[ALERT_DOWN]
+
+
+def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
+    """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
+    false alarms fire on their own schedule."""
+    _alerts_kernel(sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until, s.time, s.alerts,
+                   s.svc_obs)
+
+
+@kernel
+def _alerts_kernel(conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs):  # pragma: no cover
+    batch, n, kinds = conditions.shape
+    for b in range(batch):
+        for i in range(n):
+            for k in range(kinds):
+                if conditions[b, i, k]:
+                    pending[b, i, k] += dt[b]
+                else:
+                    pending[b, i, k] = 0.0
+                firing = (conditions[b, i, k] and pending[b, i, k] >= delay[b] and not muted[b, i, k]) or (
+                    false_until[b, i, k] > time[b]
+                )
+                alerts[b, i, k] = firing
+                svc_obs[b, i, ALERT_COLUMN + k] = 1.0 if firing else 0.0
+
+
+def break_alert_rules(s: State, present: np.ndarray, missed_alert_rate: float, false_alarm_rate: float,
+                      rng: np.random.Generator) -> None:
+    """Draw the broken alert rules (alerts that never fire) and the false alarms of row 0's
+    ``present`` (N,) services."""
+    n = len(present)
+    shape = (n, len(ALERT_KINDS))
+    s.alert_muted[0] = (rng.random(shape) < missed_alert_rate) & present[:, None]
+    false = (rng.random(shape) < false_alarm_rate) & present[:, None]
+    s.false_until[0] = np.where(false, rng.uniform(*FALSE_ALARM_MINUTES, shape), -np.inf)
+
+
+def file_reports(s: State, ticket: int, culprit: int, services: int, ticket_mislead: float,
+                 internal_report_rate: float, rng: np.random.Generator) -> None:
+    """Row 0's customer ticket (the first fault's category, or with chance ``ticket_mislead``
+    another) and, with chance ``internal_report_rate``, another team's report of a service."""
+    s.ticket[0] = ticket
+    if rng.random() < ticket_mislead:
+        s.ticket[0] = rng.choice([t for t in range(1, N_TICKETS) if t != ticket])
+    if rng.random() < internal_report_rate:
+        s.internal_report[0] = culprit if rng.random() < REPORT_ON_TARGET else rng.integers(services)
+
+
+def write_reports(s: State) -> None:
+    """The observation's ticket category and reported service."""
+    rows = np.flatnonzero(s.internal_report >= 0)
+    s.svc_obs[rows, s.internal_report[rows], SF["internal_report"]] = 1.0
+    s.glob_obs[:, G_TICKET] = s.ticket[:, None] == np.arange(N_TICKETS)
+
+
+stamp_cache(__file__, globals())

@@ -1,0 +1,74 @@
+"""Stage 5, validation: checking that the system is healthy, and the window a resolution must hold.
+
+A validation watches the whole action: the system must be healthy (users fine, no true alert
+condition) both when it starts and when it ends. On resolve, the simulator runs the
+post-resolution window: the resolution holds if no fault is at work at the close or at the end
+of the window (a restarted leak still leaks) and users stay unhurt in between.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from supportgym.contract.observation import G_VALIDATION, VALIDATION_HEALTHY, VALIDATION_RESULTS, VALIDATION_UNHEALTHY
+from supportgym.contract.vocabulary import MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind
+from supportgym.stages.signal import Signals, signals
+from supportgym.world.faults import fault_active
+from supportgym.world.mechanisms import advance
+from supportgym.world.params import Params
+from supportgym.world.state import State
+
+VALIDATE, RESOLVE = int(ActionKind.VALIDATE), int(ActionKind.RESOLVE)
+#: The post-resolution window is simulated in this many equal steps (impact is integrated by
+#: the trapezoid rule and its worst value checked at each).
+HOLD_WINDOW_STEPS = 4
+
+
+def healthy(sig: Signals) -> np.ndarray:
+    """(B,) What a validation sees: users are fine and no true alert condition holds."""
+    return (sig.impact < MITIGATED_IMPACT) & ~sig.conditions.any(axis=(1, 2))
+
+
+def validate(s: State, rows: np.ndarray, healthy_before: np.ndarray, healthy_after: np.ndarray) -> None:
+    """Record the validations of ``rows``: healthy at the start and at the end of the watch."""
+    result = healthy_before[rows] & healthy_after[rows]
+    s.validated[rows] = result
+    s.validation_time[rows] = s.time[rows]
+    write_validation(s, np.where(result, VALIDATION_HEALTHY, VALIDATION_UNHEALTHY), rows)
+
+
+def write_validation(s: State, result: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """The observation's last validation result (``contract.observation.VALIDATION_RESULTS``)."""
+    rows = np.arange(len(s.tier)) if rows is None else rows
+    s.glob_obs[rows, G_VALIDATION] = result[:, None] == np.arange(len(VALIDATION_RESULTS))
+
+
+def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the post-resolution window for the rows that resolved. Returns its impact minutes and
+    whether each resolution held: no fault at work at the close or at the end of the window,
+    and no user impact above REOPEN_IMPACT in between."""
+    chunk = np.where(resolving, p.post_resolution / HOLD_WINDOW_STEPS, 0.0)
+    previous = s.impact_now
+    worst = previous.copy()
+    total = np.zeros(len(resolving))
+    active = fault_active(s, signals(p, s).utilisation)
+    for _ in range(HOLD_WINDOW_STEPS):
+        advance(s, chunk)
+        sig = signals(p, s)
+        total += chunk * 0.5 * (previous + sig.impact)
+        worst = np.maximum(worst, sig.impact)
+        previous = sig.impact
+    active |= fault_active(s, sig.utilisation)
+    held = resolving & ~active & (worst < REOPEN_IMPACT)
+    return total, held
+
+
+def close(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Resolve the rows in ``resolving``: run the hold window and record the outcome. Returns the
+    window's impact minutes and whether each resolution held."""
+    window_impact, held = hold_window(p, s, resolving)
+    s.impact_minutes += window_impact
+    s.resolved_at = np.where(resolving, s.time - p.post_resolution, s.resolved_at)
+    s.held |= held
+    s.reopened |= resolving & ~held
+    return window_impact, held

@@ -1,0 +1,146 @@
+"""The twelve fault types: the mechanism each switches on, and what is known about its remedies.
+
+The remedy lists document behaviour that *emerges* from the mechanisms (``world.mechanisms``)
+and what the remedies do to them (``stages.action``); ``tests/test_faults.py`` checks every
+one of them against a simulated episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from supportgym.contract.vocabulary import ActionKind, ServiceKind, Ticket
+from supportgym.world.mechanisms import ACC_HARM_THRESHOLD, DEFECT_PRESENT, Accumulator, Defect
+from supportgym.world.state import State
+
+#: Root-cause categories of Ghosh et al. (SoCC 2022, 152 Microsoft Teams incidents).
+ROOT_CAUSE_CATEGORIES = ("code bug", "dependency failure", "infrastructure", "deployment error", "config bug",
+                         "database/network", "auth failure")
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault type: the mechanism it switches on and what is known about its remedies."""
+
+    name: str
+    category: str  # its root-cause category (one of ROOT_CAUSE_CATEGORIES)
+    kinds: tuple[ServiceKind, ...]  # service kinds the fault can sit on
+    ticket: Ticket
+    lasting_fixes: tuple[ActionKind, ...]
+    #: Remedies that are useless or harmful for this fault, with their target: the faulty service
+    #: itself ("self"), a service that calls it ("caller"), or the database it uses or fronts ("database").
+    wrong_remedies: tuple[tuple[ActionKind, str], ...]
+    defect: Defect | None = None
+    intensity: tuple[float, float] = (1.0, 1.0)
+    duration: tuple[float, float] = (np.inf, np.inf)  # minutes until it ends by itself
+    accumulator: Accumulator | None = None
+    rate: tuple[float, float] = (0.0, 0.0)  # accumulator level per minute
+    start_level: tuple[float, float] = (0.0, 0.0)  # accumulator level at onset
+    change: str | None = None  # "deploy" or "config": the change that brought the fault
+    load_multiplier: tuple[float, float] = (1.0, 1.0)
+    cache_down: bool = False
+
+    @property
+    def spike(self) -> bool:
+        """The fault injects traffic."""
+        return self.load_multiplier != (1.0, 1.0)
+
+
+APP = (ServiceKind.FRONTEND, ServiceKind.API, ServiceKind.WORKER)
+A = ActionKind
+FAULTS: dict[str, FaultSpec] = {
+    f.name: f
+    for f in [
+        FaultSpec("bad_deploy", "code bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
+                  defect=Defect.DEPLOY_BUG, intensity=(0.5, 1.0), change="deploy"),
+        FaultSpec("bad_config", "config bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
+                  defect=Defect.CONFIG_BUG, intensity=(0.5, 1.0), change="config"),
+        FaultSpec("memory_leak", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,), ((A.RESTART, "self"),),
+                  accumulator=Accumulator.MEMORY, rate=(0.012, 0.02), start_level=(0.9, 1.0)),
+        FaultSpec("pool_exhaustion", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,),
+                  ((A.RESTART, "database"), (A.RESTART, "self")),
+                  accumulator=Accumulator.POOL, rate=(0.02, 0.04), start_level=(1.0, 1.0)),
+        FaultSpec("slow_query", "database/network", (ServiceKind.DATABASE,), Ticket.APP_SLOW,
+                  (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
+                  defect=Defect.SLOW_QUERY, intensity=(0.8, 1.0), change="deploy"),
+        FaultSpec("external_outage", "dependency failure", (ServiceKind.EXTERNAL,), Ticket.PAYMENT_ERRORS,
+                  (A.FAILOVER, A.WAIT), ((A.RESTART, "caller"), (A.ROLLBACK, "caller")),
+                  defect=Defect.PROVIDER_OUTAGE, intensity=(0.8, 1.0), duration=(25.0, 70.0)),
+        FaultSpec("traffic_spike", "infrastructure", APP, Ticket.APP_SLOW, (A.SCALE_OUT,), ((A.RESTART, "self"),),
+                  load_multiplier=(2.6, 3.4)),
+        FaultSpec("cache_failure", "dependency failure", (ServiceKind.CACHE,), Ticket.APP_SLOW,
+                  (A.RESTART,), ((A.RESTART, "database"),), cache_down=True),
+        FaultSpec("disk_full", "infrastructure", (ServiceKind.DATABASE, ServiceKind.QUEUE, ServiceKind.WORKER),
+                  Ticket.ERRORS, (A.HOTFIX,), ((A.RESTART, "self"),),
+                  accumulator=Accumulator.DISK, rate=(0.004, 0.008), start_level=(1.0, 1.0)),
+        FaultSpec("expired_cert", "deployment error", APP, Ticket.ERRORS, (A.HOTFIX,),
+                  ((A.ROLLBACK, "self"), (A.RESTART, "self")), defect=Defect.CERT_EXPIRED),
+        FaultSpec("auth_failure", "auth failure", (ServiceKind.API,), Ticket.LOGIN_FAILS,
+                  (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
+                  defect=Defect.SECRET_BAD, intensity=(0.9, 1.0), change="config"),
+        FaultSpec("transient_blip", "infrastructure", APP + (ServiceKind.DATABASE, ServiceKind.CACHE),
+                  Ticket.APP_SLOW, (A.WAIT,), ((A.RESTART, "self"), (A.ROLLBACK, "self")),
+                  defect=Defect.BLIP, intensity=(0.6, 1.0)),
+    ]
+}
+del A
+FAULT_NAMES: tuple[str, ...] = tuple(FAULTS)
+FAULT_INDEX = {name: i for i, name in enumerate(FAULT_NAMES)}
+assert all(f.category in ROOT_CAUSE_CATEGORIES for f in FAULTS.values())
+
+#: The categories each fault type may be filed under (a suite's ``faults[].category``); the first
+#: is its own. A broken rollout is a deployment error, a bad query a code bug, a network blip a
+#: database/network incident, a pool exhausted by the database's connection limit a database one.
+FAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    name: (FAULTS[name].category, *alternatives)
+    for name, alternatives in {
+        "bad_deploy": ("deployment error",),
+        "bad_config": ("deployment error",),
+        "memory_leak": (),
+        "pool_exhaustion": ("database/network",),
+        "slow_query": ("code bug",),
+        "external_outage": (),
+        "traffic_spike": (),
+        "cache_failure": ("infrastructure",),
+        "disk_full": (),
+        "expired_cert": ("auth failure",),
+        "auth_failure": ("config bug",),
+        "transient_blip": ("database/network",),
+    }.items()
+}
+
+# Per fault index: the mechanism it switches on (-1 none), for array lookups.
+_SPECS = list(FAULTS.values())
+FAULT_DEFECT = np.array([-1 if f.defect is None else int(f.defect) for f in _SPECS])
+FAULT_ACCUMULATOR = np.array([-1 if f.accumulator is None else int(f.accumulator) for f in _SPECS])
+FAULT_CACHE_DOWN = np.array([f.cache_down for f in _SPECS])
+FAULT_SPIKE = np.array([f.spike for f in _SPECS])
+#: Utilisation above which injected traffic still counts as a fault at work.
+SPIKE_AT_WORK = 0.9
+
+
+def fault_present(s: State, utilisation: np.ndarray) -> np.ndarray:
+    """(B, K) Whether each fault slot's mechanism is still at work on its service (a restarted
+    leak still counts: it keeps leaking). ``utilisation`` (B, N) is the signal stage's. Empty
+    slots are False."""
+    slot = s.fault_type >= 0
+    fault = np.where(slot, s.fault_type, 0)
+    rows = np.arange(len(s.time))[:, None]
+    svc = s.fault_service
+    defect = FAULT_DEFECT[fault]
+    acc = FAULT_ACCUMULATOR[fault]
+    present = np.where(defect >= 0, s.defect[rows, svc, np.maximum(defect, 0)] > DEFECT_PRESENT[np.maximum(defect, 0)],
+                       False)
+    leaking = (s.acc_rate[rows, svc, np.maximum(acc, 0)] > 0.0) | (
+        s.acc_level[rows, svc, np.maximum(acc, 0)] > ACC_HARM_THRESHOLD[np.maximum(acc, 0)])
+    present |= (acc >= 0) & leaking
+    present |= FAULT_CACHE_DOWN[fault] & (s.cache_down[rows, svc] > 0.0)
+    present |= FAULT_SPIKE[fault] & (utilisation[rows, svc] > SPIKE_AT_WORK)
+    return slot & present
+
+
+def fault_active(s: State, utilisation: np.ndarray) -> np.ndarray:
+    """(B,) Whether any root cause is still at work."""
+    return fault_present(s, utilisation).any(axis=1)

@@ -20,9 +20,32 @@ Pass ``state`` back each step, as with RecurrentPPO: the rule-based agents keep 
 about the episode there.
 """
 
-from agents.base import Agent
-from agents.registry import BUILTIN_AGENTS, RULE_AGENTS, UnknownAgentError, make_agent
-from agents.rollout import run_episode
-from agents.view import Desk, View
+from __future__ import annotations
 
-__all__ = ["Agent", "BUILTIN_AGENTS", "Desk", "RULE_AGENTS", "UnknownAgentError", "View", "make_agent", "run_episode"]
+import importlib
+from typing import Any
+
+#: Public names, by the module that defines them. They load on first use, so importing one
+#: rule-based agent (``agents.expert``) does not load the registry, the oracle (which reads the
+#: hidden world) or the trained-model adapters.
+_PUBLIC = {
+    "Agent": "agents.base",
+    "BUILTIN_AGENTS": "agents.registry",
+    "RULE_AGENTS": "agents.registry",
+    "UnknownAgentError": "agents.registry",
+    "make_agent": "agents.registry",
+    "run_episode": "agents.rollout",
+    "Desk": "agents.view",
+    "View": "agents.view",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

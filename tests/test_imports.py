@@ -1,0 +1,233 @@
+"""The import graph: rule-based agents reach only the public contract, and nothing imports in a cycle.
+
+The graph is read from the source (every ``import`` anywhere in a module, also inside functions,
+except under ``if TYPE_CHECKING:``), so an agent cannot reach the hidden world through a chain
+of modules, however long. Importing ``a.b.c`` also runs ``a`` and ``a.b``: the walk follows
+those parent packages too. A second check imports each agent in a fresh interpreter and looks
+at what was actually loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("supportgym", "agents")
+#: The rule-based agents: they see only the observation and the public contract.
+RULE_AGENT_MODULES = ["agents.random_agent", "agents.naive", "agents.runbook", "agents.expert", "agents.view",
+                      "agents.rule"]
+#: The only supportgym modules a rule-based agent may reach: the package itself (which loads
+#: nothing on import), the public contract, and (until the integration is done) the old-path aliases.
+PUBLIC = ("supportgym", "supportgym.contract", "supportgym._legacy_paths")
+#: The hidden world, for a clearer failure message.
+HIDDEN = ("supportgym.world", "supportgym.stages", "supportgym.suite", "supportgym.core", "supportgym.episode",
+          "supportgym.observe", "supportgym.reward", "supportgym.metrics", "supportgym.env", "supportgym.render",
+          "supportgym.compiled")
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _is_public(module: str) -> bool:
+    return module in PUBLIC or module.startswith("supportgym.contract.")
+
+
+def module_path(module: str) -> Path | None:
+    """The source file of one of this repository's modules, or None (third-party, stdlib)."""
+    if module.split(".")[0] not in PACKAGES:
+        return None
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _import_nodes(tree: ast.AST):
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if _type_checking_only(node):
+            stack.extend(node.orelse)  # only the ``else`` branch runs
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+@lru_cache(maxsize=None)
+def _top_level_names(module: str) -> frozenset[str]:
+    path = module_path(module)
+    if path is None:
+        return frozenset()
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return frozenset(names)
+
+
+def _aliases() -> dict[str, tuple[str, ...]]:
+    """Old module paths that are aliases of new modules (``supportgym/_legacy_paths.py``), if any."""
+    if module_path("supportgym._legacy_paths") is None:
+        return {}
+    from supportgym._legacy_paths import ALIASES
+
+    return ALIASES
+
+
+def _resolve_alias(module: str, name: str) -> str:
+    """The new module an alias module's ``name`` resolves to."""
+    for new in _aliases()[module]:
+        if name in _top_level_names(new):
+            return new
+    raise AssertionError(f"{module} has no {name!r}")
+
+
+@lru_cache(maxsize=None)
+def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
+    """This repository's modules that importing ``module`` runs directly."""
+    path = module_path(module)
+    if path is None:
+        return frozenset()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _import_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            targets = []
+            for a in node.names:
+                if base in _aliases():
+                    targets.append(_resolve_alias(base, a.name))
+                elif module_path(f"{base}.{a.name}") is not None:
+                    targets.append(f"{base}.{a.name}")  # ``from package import submodule``
+                else:
+                    targets.append(base)
+        for target in targets:
+            if target.split(".")[0] not in PACKAGES:
+                continue
+            found.add(target)
+            if with_parents:
+                parts = target.split(".")
+                found |= {".".join(parts[:k]) for k in range(1, len(parts))}
+    if with_parents:
+        parts = module.split(".")
+        found |= {".".join(parts[:k]) for k in range(1, len(parts))}
+    found.discard(module)
+    return frozenset(m for m in found if module_path(m) is not None or m in _aliases())
+
+
+def reachable(module: str) -> dict[str, str]:
+    """Every repository module importing ``module`` can run, each with the module that imports it."""
+    seen: dict[str, str] = {module: ""}
+    frontier = [module]
+    while frontier:
+        current = frontier.pop()
+        for nxt in direct_imports(current):
+            if nxt not in seen:
+                seen[nxt] = current
+                frontier.append(nxt)
+    return seen
+
+
+def _chain(seen: dict[str, str], module: str) -> str:
+    chain = [module]
+    while seen[chain[-1]]:
+        chain.append(seen[chain[-1]])
+    return " <- ".join(chain)
+
+
+def all_modules(package: str) -> list[str]:
+    out = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
+
+
+# --- rule-based agents reach only the public contract ------------------------------------------
+@pytest.mark.parametrize("module", RULE_AGENT_MODULES)
+def test_rule_agents_reach_only_the_public_contract(module):
+    seen = reachable(module)
+    leaks = sorted(m for m in seen if m.startswith("supportgym") and not _is_public(m))
+    assert not leaks, f"{module} reaches hidden-world modules: " + "; ".join(_chain(seen, m) for m in leaks)
+
+
+@pytest.mark.parametrize("module", RULE_AGENT_MODULES)
+def test_importing_a_rule_agent_loads_no_hidden_module(module):
+    code = f"import sys, {module}; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    hidden = [m for m in loaded.stdout.split() if _within(m, HIDDEN)]
+    assert not hidden, f"importing {module} loaded {hidden}"
+
+
+def test_agent_view_imports_only_the_contract():
+    imported = {m for m in direct_imports("agents.view", with_parents=False) if m.startswith("supportgym")}
+    assert imported and all(m.startswith("supportgym.contract.") for m in imported), imported
+
+
+def test_the_walk_sees_a_hidden_import():
+    """The check can fail: the oracle reads the hidden world, and the walk finds it."""
+    seen = reachable("agents.oracle")
+    assert "supportgym.world.state" in seen and "supportgym.stages.signal" in seen
+
+
+# --- the simulator stays below the scenario layer -----------------------------------------------
+@pytest.mark.parametrize("module", [m for m in all_modules("supportgym")
+                                    if m.startswith(("supportgym.world", "supportgym.stages"))
+                                    or m in ("supportgym.core", "supportgym.reward", "supportgym.observe",
+                                             "supportgym.compiled")])
+def test_compiled_physics_does_not_import_the_scenario_layer(module):
+    seen = reachable(module)
+    bad = sorted(m for m in seen if _within(m, ("supportgym.suite", "supportgym.env", "supportgym.episode")))
+    assert not bad, "; ".join(_chain(seen, m) for m in bad)
+    source = "\n".join(module_path(m).read_text() for m in seen if module_path(m) is not None)
+    assert "pydantic" not in source and "yaml" not in source, f"{module} reaches pydantic or yaml"
+
+
+# --- no import cycles -----------------------------------------------------------------------
+def test_no_import_cycles():
+    """Explicit imports only (a package's ``__init__`` running before its modules is not a cycle)."""
+    modules = all_modules("supportgym") + all_modules("agents")
+    graph = {m: sorted(direct_imports(m, with_parents=False)) for m in modules}
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in graph.get(m, []):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state and (cycle := visit(n)):
+                return cycle
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in modules:
+        if m not in state and (cycle := visit(m)):
+            pytest.fail("import cycle: " + " -> ".join(cycle))

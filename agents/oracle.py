@@ -12,14 +12,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from supportgym.contract.vocabulary import ACTION_MINUTES, ESCALATION_MINUTES, MIN_TIER, SATURATED, ActionKind
+from supportgym.contract.vocabulary import (
+    ACTION_MINUTES,
+    BUSY_UTILISATION,
+    ESCALATION_MINUTES,
+    MIN_TIER,
+    SATURATED,
+    ActionKind,
+    true_severity,
+)
 from supportgym.stages.signal import signals
-from supportgym.stages.triage import true_severity
 from supportgym.stages.validation import healthy
 from supportgym.world.faults import FAULT_NAMES, FAULTS, fault_present
 from supportgym.world.mechanisms import NO_CHANGE, Defect
-
-BUSY = 0.6  # utilisation above which queueing visibly slows a service down
 
 
 def lasting_remedy(env: gym.Env, fault: str, service: int) -> ActionKind:
@@ -72,7 +77,7 @@ class OracleAgent:
         # near capacity): scale out the busiest while the system is not healthy.
         scalable = p.mask_table[0, 2, 0, [table.index(ActionKind.SCALE_OUT, i) for i in range(table.max_services)]]
         busy = np.where(scalable, sig.utilisation[0], 0.0)
-        if busy.max() > SATURATED or (not healthy(sig)[0] and busy.max() > BUSY):
+        if busy.max() > SATURATED or (not healthy(sig)[0] and busy.max() > BUSY_UTILISATION):
             if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
                 return table.index(ActionKind.ESCALATE)
             return table.index(ActionKind.SCALE_OUT, int(np.argmax(busy)))

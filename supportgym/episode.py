@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
-from supportgym.contract.vocabulary import KB_REMEDIES, N_LOG_CLASSES, ServiceKind, check_fits, remedy_name
+from supportgym.contract.vocabulary import N_LOG_CLASSES, REMEDIES, ServiceKind, check_fits
 from supportgym.observe import refresh, write_static
 from supportgym.stages.signal import break_alert_rules, file_reports, signals, update_alerts
 from supportgym.suite import Scenario, known_fix
@@ -25,6 +25,16 @@ from supportgym.world.params import N_SERVICE_ROWS, ROW_BASE_LATENCY, ROW_BASE_L
 from supportgym.world.state import State
 
 _DAY = 1440.0
+#: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
+QUIET_CHANGE_AGE = (_DAY, 14 * _DAY)
+#: A service's deploy counter at the start (shown to the agent only through render).
+VERSIONS = (3, 60)
+#: Minutes between a bad change and its first errors.
+CHANGE_LEAD = (1.0, 4.0)
+#: Minutes before the incident opens at which a red-herring change lands, and the share of them
+#: that are deploys (the rest are config pushes).
+RED_HERRING_AGE = (5.0, 90.0)
+RED_HERRING_DEPLOYS = 0.6
 
 
 def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
@@ -33,9 +43,9 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     n, N = topo.n, p.present.shape[1]
     s = State.empty(1, N)
     s.acc_level[0, :n] = ACC_BASELINE
-    s.deploy_time[0, :n] = -rng.uniform(_DAY, 14 * _DAY, n)
-    s.config_time[0, :n] = -rng.uniform(_DAY, 14 * _DAY, n)
-    s.version[0, :n] = rng.integers(3, 60, n)
+    s.deploy_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
+    s.config_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
+    s.version[0, :n] = rng.integers(*VERSIONS, n)
     s.tier[0] = scenario.start_tier
 
     drawn = [(_draw_onset(f, rng), _draw_service(f, topo.names, rng), f) for f in scenario.faults]
@@ -47,7 +57,7 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
         _switch_on(s, k, entry, FAULTS[entry.type], service, rng)
         fix = known_fix(scenario, entry.type, topo.names[service])
         if fix is not None:
-            s.kb_fix[0, service] = KB_REMEDIES.index(remedy_name(fix))
+            s.kb_fix[0, service] = REMEDIES.index(fix)
 
     noise = scenario.noise
     # A red herring on a service whose fault a change brought would hide that change from a
@@ -94,7 +104,7 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
     if spec.defect is not None:
         s.defect[0, i, spec.defect] = max(s.defect[0, i, spec.defect], rng.uniform(*spec.intensity))
         s.defect_timer[0, i, spec.defect] = rng.uniform(*spec.duration) if np.isfinite(spec.duration[0]) else np.inf
-    lead = rng.uniform(1.0, 4.0)  # errors start right after a bad change...
+    lead = rng.uniform(*CHANGE_LEAD)  # errors start right after a bad change...
     if spec.accumulator is not None:
         rate = s.acc_rate[0, i, spec.accumulator] = rng.uniform(*spec.rate)
         level = max(s.acc_level[0, i, spec.accumulator], rng.uniform(*spec.start_level))
@@ -135,8 +145,8 @@ def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random
     """Recent, harmless changes, on any service but one whose fault a change brought."""
     candidates = [i for i in range(topo.n) if i not in culprits and topo.kinds[i] != ServiceKind.EXTERNAL]
     for i in rng.permutation(candidates)[:count]:
-        when = -rng.uniform(5.0, 90.0)
-        if rng.random() < 0.6:
+        when = -rng.uniform(*RED_HERRING_AGE)
+        if rng.random() < RED_HERRING_DEPLOYS:
             s.deploy_time[0, i] = when
             s.version[0, i] += 1
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from supportgym.stages.triage import true_severity
+from supportgym.contract.vocabulary import true_severity
 from supportgym.world.faults import FAULT_NAMES
 from supportgym.world.state import State
 

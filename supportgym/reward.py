@@ -21,8 +21,13 @@ import math
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
-from supportgym.contract.vocabulary import ACTION_MINUTES, ESCALATION_MINUTES, MITIGATED_IMPACT, ActionKind
-from supportgym.stages.triage import true_severity
+from supportgym.contract.vocabulary import (
+    ACTION_MINUTES,
+    ESCALATION_MINUTES,
+    MITIGATED_IMPACT,
+    ActionKind,
+    true_severity,
+)
 
 #: Layout of ``Params.reward_weights`` (built by ``episode.weight_array`` from the suite's weights).
 W_IMPACT, W_SEV1, W_HARM, W_INVALID = 0, 1, 2, 3

@@ -76,18 +76,18 @@ def _block(table: dict[str, int], first: str, length: int) -> slice:
 
 
 # Contiguous blocks of one-hot or grouped features.
-KIND = _block(SF, "kind_frontend", len(ServiceKind))
-ALERTS = _block(SF, "alert_errors", len(ALERT_KINDS))
-METRIC = _block(SF, "metric_error_rate", len(METRICS))
-LOGS = _block(SF, "log_normal", N_LOG_CLASSES)
+KIND = _block(SF, "kind_" + ServiceKind(0).name.lower(), len(ServiceKind))
+ALERTS = _block(SF, "alert_" + ALERT_KINDS[0], len(ALERT_KINDS))
+METRIC = _block(SF, "metric_" + METRICS[0], len(METRICS))
+LOGS = _block(SF, "log_" + LogClass(0).name.lower(), N_LOG_CLASSES)
 KB = _block(SF, "kb_" + KB_REMEDIES[0], len(KB_REMEDIES))
 DONE_BLOCK = _block(SF, "done_" + DONE[0], len(DONE))
 #: Freshness columns, in the order of the evidence channels (``vocabulary.CHANNELS``).
 FRESH = np.array([SF[f"{channel}_fresh"] for channel in CHANNELS])
-G_TIER = _block(GF, "tier_1", len(TIERS))
+G_TIER = _block(GF, f"tier_{TIERS[0]}", len(TIERS))
 G_DECLARED = _block(GF, "declared_none", len(SEVERITIES))
-G_VALIDATION = _block(GF, "validation_none", len(VALIDATION_RESULTS))
-G_TICKET = _block(GF, "ticket_none", N_TICKETS)
+G_VALIDATION = _block(GF, "validation_" + VALIDATION_RESULTS[0], len(VALIDATION_RESULTS))
+G_TICKET = _block(GF, "ticket_" + Ticket(0).name.lower(), N_TICKETS)
 #: The ``done_*`` column of each intervention, by action kind.
 DONE_FEATURE = {kind: SF["done_" + done] for kind, done in zip(INTERVENTIONS, DONE)}
 

@@ -164,6 +164,18 @@ SEV2_IMPACT = 0.1
 #: Declared-severity levels: 0 none, then SEV1..SEV3.
 SEVERITIES = (0, 1, 2, 3)
 
+
+def true_severity(peak_impact):
+    """The severity an incident with this peak impact (share of users hurt) really has: SEV1
+    above SEV1_IMPACT, SEV2 above SEV2_IMPACT, else SEV3. Works on arrays."""
+    return np.where(peak_impact > SEV1_IMPACT, 1, np.where(peak_impact > SEV2_IMPACT, 2, 3))
+
+
+#: Utilisation from which queueing visibly slows a service down (about +20% latency).
+BUSY_UTILISATION = 0.6
+#: The edge latency SLO as a multiple of healthy edge latency, unless a topology sets its own.
+DEFAULT_SLO_LATENCY_FACTOR = 3.0
+
 #: The environment's default number of service slots (observation and action padding).
 DEFAULT_MAX_SERVICES = 16
 

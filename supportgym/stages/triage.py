@@ -2,8 +2,8 @@
 
 The agent declares a severity (SEV1..SEV3) and escalates from L1 to L2 to L3. A declared
 severity sets how fast an escalation is handed off (``vocabulary.ESCALATION_MINUTES``) and what
-engineer time costs; the true severity, judged from the peak user impact, is what the
-declaration is scored against at the end. Which actions each tier may take is part of the
+engineer time costs; the true severity, judged from the peak user impact
+(``vocabulary.true_severity``), is what the declaration is scored against at the end. Which actions each tier may take is part of the
 action contract (``contract.actions``).
 """
 
@@ -12,18 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from supportgym.contract.observation import ESCALATIONS_SCALE, G_DECLARED, G_TIER, GF
-from supportgym.contract.vocabulary import SEV1_IMPACT, SEV2_IMPACT, SEVERITIES, TIERS, ActionKind
+from supportgym.contract.vocabulary import SEVERITIES, TIERS, ActionKind
 from supportgym.world.state import State
 
 ESCALATE = int(ActionKind.ESCALATE)
 DECLARE_SEV1, DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
 #: The action kinds this stage handles.
 KINDS = frozenset({ESCALATE, *range(DECLARE_SEV1, DECLARE_SEV3 + 1)})
-
-
-def true_severity(peak_impact: np.ndarray) -> np.ndarray:
-    """SEV1 above SEV1_IMPACT of users hurt, SEV2 above SEV2_IMPACT, else SEV3."""
-    return np.where(peak_impact > SEV1_IMPACT, 1, np.where(peak_impact > SEV2_IMPACT, 2, 3))
 
 
 def triage(s: State, kind: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, REMEDY_NAMES, ServiceKind
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, DEFAULT_SLO_LATENCY_FACTOR, REMEDY_NAMES, ServiceKind
 from supportgym.suite.topology_gen import FAMILIES, VOCABULARIES
 from supportgym.world.faults import FAULT_NAMES, ROOT_CAUSE_CATEGORIES
 
@@ -52,7 +52,7 @@ class CallSpec(Strict):
 class TopologySpec(Strict):
     services: Annotated[list[ServiceSpec], Field(min_length=2)]
     calls: list[CallSpec] = []
-    slo_latency_factor: Annotated[float, Field(gt=1.0)] = 3.0
+    slo_latency_factor: Annotated[float, Field(gt=1.0)] = DEFAULT_SLO_LATENCY_FACTOR
     """Edge latency SLO as a multiple of the healthy edge latency."""
 
 

@@ -38,7 +38,7 @@ _PUBLIC = {
     "Desk": "agents.view",
     "View": "agents.view",
 }
-__all__ = sorted(_PUBLIC)
+__all__ = ["Agent", "BUILTIN_AGENTS", "Desk", "RULE_AGENTS", "UnknownAgentError", "View", "make_agent", "run_episode"]
 
 
 def __getattr__(name: str) -> Any:

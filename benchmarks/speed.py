@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 import supportgym
-from supportgym.suite.topology_gen import layered_suite
+from supportgym.suite.layered import layered_suite
 
 
 def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float]:

@@ -36,5 +36,5 @@ class _Alias(types.ModuleType):
         raise AttributeError(f"{self.__name__} (now {', '.join(ALIASES[self.__name__])}) has no {name!r}")
 
 
-for _old in ALIASES:
-    sys.modules.setdefault(_old, _Alias(_old, f"Alias of {', '.join(ALIASES[_old])} (temporary)."))
+for _old, _new in ALIASES.items():
+    sys.modules.setdefault(_old, _Alias(_old, f"Alias of {', '.join(_new)} (temporary)."))

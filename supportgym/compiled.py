@@ -13,8 +13,9 @@ cached kernels whenever the value of any of its upper-case constants changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numba import njit

@@ -20,8 +20,16 @@ from supportgym.suite import Scenario, known_fix
 from supportgym.suite.schema import FaultEntry, RewardWeights
 from supportgym.world.faults import FAULT_INDEX, FAULTS, FaultSpec
 from supportgym.world.mechanisms import ACC_BASELINE, CONFIG, DEPLOY, advance
-from supportgym.world.params import N_SERVICE_ROWS, ROW_BASE_LATENCY, ROW_BASE_LOAD, ROW_CAPACITY, ROW_ENTRY, \
-    ROW_HEALTHY_LATENCY, ROW_SLO_LATENCY, Params
+from supportgym.world.params import (
+    N_SERVICE_ROWS,
+    ROW_BASE_LATENCY,
+    ROW_BASE_LOAD,
+    ROW_CAPACITY,
+    ROW_ENTRY,
+    ROW_HEALTHY_LATENCY,
+    ROW_SLO_LATENCY,
+    Params,
+)
 from supportgym.world.state import State
 
 _DAY = 1440.0

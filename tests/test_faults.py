@@ -1,5 +1,5 @@
 """Each fault type: its correct remedy resolves and holds, its wrong remedies do not; the
-dynamics SPEC names (relapse, cascade, self-healing, upstream alerts) emerge from the model."""
+dynamics docs/world.md describes (relapse, cascade, self-healing, upstream alerts) emerge from the model."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,7 @@ def _import_nodes(tree: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _top_level_names(module: str) -> frozenset[str]:
     path = module_path(module)
     if path is None:
@@ -103,7 +103,7 @@ def _resolve_alias(module: str, name: str) -> str:
     raise AssertionError(f"{module} has no {name!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
     """This repository's modules that importing ``module`` runs directly."""
     path = module_path(module)

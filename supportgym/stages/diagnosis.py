@@ -7,8 +7,6 @@ sometimes blame the wrong hop. Evidence is a snapshot: its freshness fades (``ob
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache

@@ -17,8 +17,8 @@ from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.observation import ALERTS, G_TICKET, SF
 from supportgym.contract.vocabulary import (
     ALERT_DOWN,
-    ALERT_KINDS,
     ALERT_ERRORS,
+    ALERT_KINDS,
     ALERT_LATENCY,
     ALERT_SATURATION,
     ALERT_THRESHOLDS,

@@ -10,6 +10,7 @@ Only ``episode.py`` carries a scenario into the simulator; the simulator itself 
 this layer.
 """
 
+from supportgym.suite.generator import suite_data
 from supportgym.suite.loading import (
     Scenario,
     Suite,
@@ -25,7 +26,6 @@ from supportgym.suite.loading import (
     parse_suite,
     resolve_suite_path,
 )
-from supportgym.suite.generator import suite_data
 
 __all__ = ["Scenario", "Suite", "SuiteError", "build_suite", "builtin_suite_dir", "builtin_suites", "category_of",
            "generate_scenario", "generate_suite", "known_fix", "load_suite", "parse_suite", "resolve_suite_path",

@@ -11,8 +11,11 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import supportgym
+from agents.view import View
+from supportgym.contract import observation as encoding
 from supportgym.contract.observation import GF, ObservationLayout
 from supportgym.contract.vocabulary import ActionKind
+from supportgym.stages.signal import signals
 from tests.conftest import make
 
 ALL_SCENARIOS = [(suite, name) for suite in supportgym.builtin_suites()
@@ -194,6 +197,33 @@ def test_render_ansi_shows_alerts_evidence_and_timeline():
     assert "tier L1" in text and "gateway" in text and "metrics err=" in text
     assert "timeline:" in text and "check metrics gateway" in text
     assert GF  # the layout module is importable alongside
+
+
+@pytest.mark.parametrize(("encode", "decode", "values"), [
+    (encoding.encode_latency, encoding.decode_latency, [1.0, 1.7, 4.0, 31.5]),
+    (encoding.encode_utilisation, encoding.decode_utilisation, [0.0, 0.4, 0.85, 1.9]),
+    (encoding.encode_request_rate, encoding.decode_request_rate, [0.0, 1.0, 2.5]),
+    (encoding.encode_trend, encoding.decode_trend, [0.0, 0.004, 0.02]),
+    (encoding.encode_recency, encoding.decode_recency, [0.0, 12.0, 180.0]),
+    (encoding.encode_freshness, encoding.decode_freshness, [0.0, 5.0, 90.0]),
+])
+def test_each_encoding_has_its_inverse(encode, decode, values):
+    for value in values:
+        assert float(decode(encode(value))) == pytest.approx(value, abs=1e-9)
+
+
+def test_view_decodes_what_the_simulator_measured():
+    """The agent-side decoders read back the true signals (the tutorial suite has no metric noise)."""
+    env = make("tutorial", "bad-deploy")
+    env.reset(seed=3)
+    u = env.unwrapped
+    service = u.scenario.topology.index("api")
+    env.step(u.table.index(ActionKind.CHECK_METRICS, service))
+    obs, *_ = env.step(u.table.index(ActionKind.CHECK_CHANGES, service))
+    view, sig, s = View(u.layout, obs), signals(u.params, u.state), u.state
+    assert view.latency_ratio[service] == pytest.approx(max(sig.latency_ratio[0, service], 1.0), rel=1e-5)
+    assert view.utilisation[service] == pytest.approx(sig.utilisation[0, service], rel=1e-5, abs=1e-6)
+    assert view.change_age("deploy")[service] == pytest.approx(s.time[0] - s.deploy_time[0, service], rel=1e-4)
 
 
 def test_max_services_too_small_is_a_clear_error():

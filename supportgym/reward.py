@@ -28,6 +28,8 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     true_severity,
 )
+from supportgym.world.params import Params
+from supportgym.world.state import State
 
 #: Layout of ``Params.reward_weights`` (built by ``episode.weight_array`` from the suite's weights).
 W_IMPACT, W_SEV1, W_HARM, W_INVALID = 0, 1, 2, 3
@@ -37,7 +39,7 @@ N_WEIGHTS = 11
 RESOLVE = int(ActionKind.RESOLVE)
 
 
-def account(p, s, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
+def account(p: Params, s: State, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
             tier: np.ndarray, declared: np.ndarray, harmful: np.ndarray, valid: np.ndarray,
             reward: np.ndarray, truncated: np.ndarray) -> int:
     """Per-step reward into ``reward`` (B,) and bookkeeping of ``s``; see ``_account_kernel``.

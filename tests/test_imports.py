@@ -231,3 +231,14 @@ def test_no_import_cycles():
     for m in modules:
         if m not in state and (cycle := visit(m)):
             pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+# --- packaging ------------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="pyproject.toml's package list gains the new subpackages at integration "
+                                       "(pyproject.toml is outside the house branch); then drop this marker")
+def test_every_package_is_listed_for_installation():
+    """A wheel holds only the packages pyproject.toml lists: each folder with an __init__.py must be there."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "supportgym").rglob("__init__.py")}
+    assert packages <= listed, f"not in pyproject.toml's packages: {sorted(packages - listed)}"

@@ -6,8 +6,8 @@
 **Root causes.** It resets the environment with seeds ``seed .. seed + episodes - 1`` (the suite's
 weighted draw, as in training) and reads each episode's hidden faults (a calibration script may;
 agents may not). Each fault counts under its root-cause category: the fault type's own
-(``supportgym/catalog.py``) unless its suite entry files it under another allowed one
-(``category:``, see ``suite_schema.FAULT_CATEGORIES``); the table printed first states the
+(``supportgym/world/faults.py``) unless its suite entry files it under another allowed one
+(``category:``, see ``world.faults.FAULT_CATEGORIES``); the table printed first states the
 mapping. An episode with two faults counts half under each. The mix is printed beside the
 152 Microsoft Teams incidents of Ghosh et al.; the exit status is 1 if a category is more than
 ``--tolerance`` percentage points away.

@@ -5,9 +5,10 @@ against ~3 µs compiled), so each stage writes its per-service loops as kernels 
 Python face. ``cache=True`` stores the compiled code in the module's ``__pycache__``.
 
 Compiled code freezes the module-level constants it reads (tables imported from the world and
-contract modules), but numba only notices edits to the kernel's *own* file. Every module with
-kernels therefore ends with ``stamp_cache(__file__, globals())``, which drops that module's
-cached kernels whenever the value of any of its upper-case constants changes.
+contract modules) and the functions it calls, but numba only notices edits to the kernel's
+*own* file. Every module with kernels therefore ends with ``stamp_cache(__file__, globals())``,
+which drops that module's cached kernels whenever the value of any of its upper-case constants
+changes, or the source of a function it compiled from another module (the contract's encoders).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def stamp_cache(module_file: str, module_globals: dict[str, Any]) -> None:
     """Remove cached kernels of ``module_file`` compiled against other values of its constants.
 
     The constants are the module's upper-case names bound to numbers or arrays (what compiled
-    code can read); their values are hashed into ``__pycache__/<module>.constants``.
+    code can read); their values, and the source files of kernels it compiled from functions
+    defined elsewhere, are hashed into ``__pycache__/<module>.constants``.
     """
+    source = Path(module_file).resolve()
     constants = {name: value for name, value in sorted(module_globals.items())
                  if name.isupper() and isinstance(value, (int, float, np.ndarray))}
-    stamp = hashlib.sha256(repr([(k, np.asarray(v).tolist()) for k, v in constants.items()]).encode()).hexdigest()
-    source = Path(module_file).resolve()
+    borrowed = sorted({Path(value.py_func.__code__.co_filename).resolve() for value in module_globals.values()
+                       if hasattr(value, "py_func")} - {source})
+    stamp = hashlib.sha256(repr([(k, np.asarray(v).tolist()) for k, v in constants.items()]).encode()
+                           + b"".join(path.read_bytes() for path in borrowed)).hexdigest()
     cache_dir = source.parent / "__pycache__"
     stamp_file = cache_dir / f"{source.stem}.constants"
     try:

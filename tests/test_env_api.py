@@ -255,3 +255,18 @@ def test_start_tier_override():
     assert supportgym.load_suite("standard").scenario("shop-bad-deploy").start_tier == 1  # the file is untouched
     with pytest.raises(ValueError, match="start_tier"):
         make("standard", start_tier=4)
+
+
+def test_compiled_cache_is_dropped_when_a_constant_changes(tmp_path):
+    """numba only watches a kernel's own file; ``stamp_cache`` also watches the constants it froze."""
+    from supportgym.compiled import stamp_cache
+
+    module = tmp_path / "physics.py"
+    module.write_text("")
+    cached = tmp_path / "__pycache__" / "physics.kernel-1.py311.nbi"
+    stamp_cache(str(module), {"LIMIT": 1.0})
+    cached.write_text("compiled")
+    stamp_cache(str(module), {"LIMIT": 1.0, "lower_case_is_not_a_constant": 2.0})
+    assert cached.exists()
+    stamp_cache(str(module), {"LIMIT": 2.0})
+    assert not cached.exists()

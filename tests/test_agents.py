@@ -13,9 +13,8 @@ import pytest
 import supportgym  # noqa: F401  (registers the environment)
 from agents import RULE_AGENTS, Desk, make_agent, run_episode
 from agents.registry import UnknownAgentError
-from agents.scoring import normalised_scores
 from agents.trained import ModelLoadError, load_trained, parse_model_spec
-from evaluate import stratified_ci
+from evaluation.statistics import normalised_scores, stratified_ci
 from supportgym.layout import ObservationLayout
 from supportgym.params import ActionTable
 

@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     p = _Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="standard", help="built-in suite name or path to a suite file (default standard)")
     p.add_argument("--agents", default="random,naive,runbook,expert,oracle",
-                   help="comma-separated agents: random, naive, runbook, expert, oracle, or model files path.zip[:algo]")
+                   help="comma-separated: random, naive, runbook, expert, oracle, or model files path.zip[:algo]")
     p.add_argument("--episodes", type=int, default=200, help="episodes per agent (default 200)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i (default 0)")
     p.add_argument("--out", type=Path, default=None, help="directory for results.json, CSVs, Markdown and plots")
@@ -46,8 +46,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
         p.error("--agents is empty")
     if len(set(args.agents)) != len(args.agents):
         p.error("--agents names an agent twice")
-    for name, value, low in (("--episodes", args.episodes, 1), ("--workers", args.workers, 1), ("--reps", args.reps, 100),
-                             ("--seed", args.seed, 0), ("--max-services", args.max_services, 1)):
+    lows = (("--episodes", args.episodes, 1), ("--workers", args.workers, 1), ("--reps", args.reps, 100),
+            ("--seed", args.seed, 0), ("--max-services", args.max_services, 1))
+    for name, value, low in lows:
         if value is not None and value < low:
             p.error(f"{name} must be at least {low}")
     if args.out is not None and (problem := _unwritable(args.out)):

@@ -22,12 +22,11 @@ back to diagnosis when a validation fails:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum, IntEnum
-
 import numpy as np
 
+from agents.casebook import Casebook, Outwait, Stage, Trace, Watch
+from agents.playbook import KB_DIAGNOSIS, PLAYBOOK, Evidence, Look
+from agents.readings import latency_ratio
 from agents.rule import RuleAgent
 from agents.view import View
 from supportgym.catalog import MIN_TIER, REMEDY_NAMES, ActionKind, LogClass, ServiceKind
@@ -35,251 +34,14 @@ from supportgym.layout import KB_REMEDIES
 
 A = ActionKind
 L = LogClass
-#: A change is the likely culprit if it came within three hours.
-RECENT_MINUTES = 180.0
-#: Readings that corroborate a log signature.
-HIGH_LEVEL = 0.8  # memory / pool / disk level (a share of the limit)
-HIGH_UTILISATION = 0.84  # load / capacity: saturated
-BUSY_UTILISATION = 0.6  # queueing visibly slows a service from here on
-NO_REQUESTS = 0.08  # metric_request_rate of a service its callers cannot reach (healthy ~ 0.33)
-CERT_ERRORS = 0.3  # error rate of a service failing every handshake
 #: User impact (share of requests hurt at the edge) below which nobody is really hurt.
 NO_IMPACT = 0.02
-MAX_READS = 3  # reads of one service's logs per epoch
 STILL_LEAKING = 0.05  # memory or resource trend after a leak fix that means it did not last
-
-
-# --- decoding the observation's encodings (one helper each, so a shared decoder can replace them)
-def changed_within(recency: np.ndarray, minutes: float) -> np.ndarray:
-    """Whether a change came within ``minutes``, from ``*_recent`` = exp(-age / 60 min)."""
-    return recency > float(np.exp(-minutes / 60.0))
-
-
-def utilisation(view: View) -> np.ndarray:
-    """Load / capacity per service, from ``metric_utilisation`` = utilisation / 2."""
-    return view.metric("utilisation") * 2.0
-
-
-def latency_ratio(view: View) -> np.ndarray:
-    """Latency as a multiple of healthy, from ``metric_latency`` = log2(ratio) / 5."""
-    return 2.0 ** (5.0 * view.metric("latency"))
 
 
 def severity(impact: float) -> int:
     """SEV1 above 50% of users hurt, SEV2 above 10%, else SEV3 (the spec's thresholds)."""
     return 1 if impact > 0.5 else 2 if impact > 0.1 else 3
-
-
-# --- modes and notes ---------------------------------------------------------------------------
-class Stage(Enum):
-    """The stage of the incident loop that chose the expert's last action."""
-
-    TRIAGE = "triage"
-    VALIDATE = "validate"
-    CLOSE = "close"
-    DIAGNOSE = "diagnose"
-    ACT = "act"
-
-
-class Outwait(Enum):
-    """What is being waited out, and how many 5-minute waits before giving up on it."""
-
-    OUTAGE = 16  # a provider outage lasts up to about 70 minutes
-    BLIP = 5  # a blip fades within half an hour
-
-
-class Trace(IntEnum):
-    """A trace check's result on a service when it names no next hop."""
-
-    ORIGIN = -2  # the trouble starts here
-    CLEAN = -1  # nothing wrong here: the trace that led here was wrong
-
-
-@dataclass
-class Epoch:
-    """Evidence gathered since the last remedy or failed validation; dropped after either."""
-
-    traces: dict[int, int] = field(default_factory=dict)  # service -> Trace or the next hop
-    trace_reads: dict[int, int] = field(default_factory=dict)
-    pointed_by: dict[int, int] = field(default_factory=dict)  # hop -> the service whose trace named it
-    logs: dict[int, list[LogClass]] = field(default_factory=dict)
-    metrics_read: set[int] = field(default_factory=set)
-
-
-@dataclass
-class Watch:
-    """A provider outage or a blip being waited out on ``service``."""
-
-    service: int
-    what: Outwait
-    waits: int = 0
-
-
-@dataclass
-class Casebook:
-    """The expert's notes on the current incident."""
-
-    stage: Stage = Stage.TRIAGE
-    last: tuple[int, int] | None = None  # (kind, service) of the previous action
-    points_before: np.ndarray | None = None  # trace pointers before the previous trace check
-    # triage
-    peak_impact: float = 0.0  # highest user impact estimated from entry metrics
-    entries_read: set[int] = field(default_factory=set)
-    kb_searched: bool = False
-    kb_used: bool = False
-    triage_validated: bool = False
-    # diagnosis
-    seen: Epoch = field(default_factory=Epoch)
-    changes_read: set[int] = field(default_factory=set)  # changes do not go stale with a remedy
-    unexplained: set[int] = field(default_factory=set)  # roots whose evidence gave no fix
-    # action
-    remedies: list[tuple[int, int]] = field(default_factory=list)  # (kind, service) applied
-    diagnosis: dict[int, LogClass] = field(default_factory=dict)  # service -> what was fixed there
-    watch: Watch | None = None
-    # validation
-    to_validate: bool = False
-    validated_healthy: bool = False
-    healthy_streak: int = 0  # healthy validations in a row
-    self_healing: bool = False  # the trouble is thought to pass by itself: watch it stay away
-    trend_checked: bool = False
-
-    def new_epoch(self) -> None:
-        self.seen = Epoch()
-        self.validated_healthy = False
-
-
-# --- the playbook: log signature -> (corroborating check, remedy) -----------------------------
-class Evidence:
-    """What the casebook and the observation say about one suspected root service."""
-
-    def __init__(self, view: View, book: Casebook, root: int):
-        self.view, self.book, self.root = view, book, root
-        self.kind = int(view.kind[root])
-        logs = book.seen.logs[root]
-        self.signature, self.reads = logs[-1], len(logs)
-
-    def _recent(self, feature: str) -> bool:
-        reverted = self.view.col("change_reverted")[self.root] > 0.5
-        return bool(changed_within(self.view.col(feature), RECENT_MINUTES)[self.root]) and not reverted
-
-    @property
-    def deploy(self) -> bool:
-        """A recent deploy, not reverted."""
-        return self._recent("deploy_recent")
-
-    @property
-    def config(self) -> bool:
-        return self._recent("config_recent")
-
-    @property
-    def rolled_back(self) -> bool:
-        return (A.ROLLBACK, self.root) in self.book.remedies
-
-    def metric(self, name: str) -> float:
-        return self.view.metric(name)[self.root]
-
-    @property
-    def utilisation(self) -> float:
-        return utilisation(self.view)[self.root]
-
-    @property
-    def busy(self) -> bool:
-        return self.utilisation > BUSY_UTILISATION
-
-
-#: A predicate on the evidence.
-When = Callable[[Evidence], bool]
-
-
-class Look(Enum):
-    """A playbook line that gathers more evidence on the root instead of acting."""
-
-    REREAD = "read the logs again"  # unless read MAX_READS times this epoch: then the next line applies
-    CHECK_CHANGES = "check the recent changes"  # a second corroborating channel
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a playbook page: when ``when`` holds, do ``then`` — a remedy (``why`` it is
-    applied: the diagnosis, the signature by default), a :class:`Look` at more evidence, or
-    waiting out a blip (``Outwait.BLIP``)."""
-
-    when: When
-    then: ActionKind | Look | Outwait
-    why: LogClass | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    """What a log signature at the root calls for: the channel that corroborates it (read first)
-    and the lines to follow, top to bottom. No line applying means the evidence explains nothing."""
-
-    check: ActionKind | None
-    lines: tuple[Line, ...]
-
-
-def _always(e: Evidence) -> bool:
-    return True
-
-
-def _first_reads(e: Evidence) -> bool:
-    return e.reads < 2
-
-
-def _change_page(recent: When, fits: When = _always) -> Page:
-    """A defect a change brings: roll the change back if it is recent, else hotfix."""
-    return Page(A.CHECK_CHANGES, (
-        Line(lambda e: not fits(e) or (not recent(e) and not (e.deploy or e.config) and e.reads < 2), Look.REREAD),
-        Line(lambda e: recent(e) and not e.rolled_back, A.ROLLBACK),
-        Line(_always, A.HOTFIX),
-    ))
-
-
-def _resource_page(level: str, shipped_by_deploy: bool) -> Page:
-    """A filled resource: confirm its level; a leak a deploy shipped is rolled back, else hotfixed."""
-    undo = (Line(lambda e: e.root not in e.book.changes_read, Look.CHECK_CHANGES),
-            Line(lambda e: e.deploy and not e.rolled_back, A.ROLLBACK)) if shipped_by_deploy else ()
-    return Page(A.CHECK_METRICS, (Line(lambda e: e.metric(level) < HIGH_LEVEL and e.reads < 2, Look.REREAD), *undo,
-                                  Line(_always, A.HOTFIX)))
-
-
-PLAYBOOK: dict[LogClass, Page] = {
-    L.DEPLOY_EXCEPTION: _change_page(lambda e: e.deploy),
-    L.CONFIG_ERROR: _change_page(lambda e: e.config),
-    L.AUTH_DENIED: _change_page(lambda e: e.deploy or e.config),  # a rotated secret: either change
-    L.SLOW_QUERY: _change_page(lambda e: e.deploy, fits=lambda e: e.kind == ServiceKind.DATABASE),
-    L.OOM_KILLED: _resource_page("memory", shipped_by_deploy=True),
-    L.POOL_EXHAUSTED: _resource_page("pool", shipped_by_deploy=True),
-    L.NO_SPACE: _resource_page("disk", shipped_by_deploy=False),
-    L.HIGH_LOAD: Page(A.CHECK_METRICS, (
-        Line(lambda e: e.utilisation < HIGH_UTILISATION and e.reads < 2, Look.REREAD),
-        Line(_always, A.SCALE_OUT),
-    )),
-    L.PROCESS_DOWN: Page(None, (
-        Line(lambda e: bool(e.view.alerts[e.root, 3]) or e.kind == ServiceKind.CACHE or e.reads >= 2, A.RESTART),
-        Line(_always, Look.REREAD),
-    )),
-    # Logs clean at the origin: a certificate fails the handshake before the app logs anything,
-    # and its callers stop reaching it; or the service is busy, not broken; or it already passed.
-    L.NORMAL: Page(A.CHECK_METRICS, (
-        Line(lambda e: e.metric("error_rate") > CERT_ERRORS and e.metric("request_rate") < NO_REQUESTS, A.HOTFIX,
-             L.TLS_HANDSHAKE),
-        Line(lambda e: e.busy, A.SCALE_OUT, L.HIGH_LOAD),
-        Line(_first_reads, Look.REREAD),
-    )),
-    # Timeouts with the trouble starting here: a queue backing up under load, a transient blip,
-    # or a misleading read.
-    L.DEPENDENCY_ERRORS: Page(A.CHECK_METRICS, (
-        Line(lambda e: e.busy, A.SCALE_OUT, L.HIGH_LOAD),
-        Line(_first_reads, Look.REREAD),
-        Line(_always, Outwait.BLIP),
-    )),
-    # At an origin, these contradict the trace: look again, then look elsewhere.
-    L.TLS_HANDSHAKE: Page(None, (Line(_always, Look.REREAD),)),
-    L.PROVIDER_5XX: Page(None, (Line(_always, Look.REREAD),)),
-}
-#: What a known issue's fix says was wrong (a diagnosis noted with the remedy).
-KB_DIAGNOSIS = {A.RESTART: L.PROCESS_DOWN, A.FAILOVER: L.PROVIDER_5XX, A.SCALE_OUT: L.HIGH_LOAD}
 
 
 class ExpertAgent(RuleAgent):
@@ -511,19 +273,16 @@ class ExpertAgent(RuleAgent):
         read = {A.CHECK_METRICS: book.seen.metrics_read, A.CHECK_CHANGES: book.changes_read}
         if page.check is not None and root not in read[page.check]:
             return self.desk.act(page.check, root)
-        for line in page.lines:
-            if not line.when(e):
-                continue
-            if line.then is Look.REREAD:
-                if e.reads < MAX_READS:
-                    return self.desk.act(A.CHECK_LOGS, root)
-            elif line.then is Look.CHECK_CHANGES:
-                return self.desk.act(A.CHECK_CHANGES, root)
-            elif isinstance(line.then, Outwait):
-                return self.wait(book, root, line.then)
-            else:
-                return self.fix(view, book, line.then, root, line.why or e.signature)
-        return None
+        line = page.line_for(e)
+        if line is None:
+            return None
+        if line.then is Look.REREAD:
+            return self.desk.act(A.CHECK_LOGS, root)
+        if line.then is Look.CHECK_CHANGES:
+            return self.desk.act(A.CHECK_CHANGES, root)
+        if isinstance(line.then, Outwait):
+            return self.wait(book, root, line.then)
+        return self.fix(view, book, line.then, root, line.why or e.signature)
 
     # --- 5. act --------------------------------------------------------------------------------
     def fix(self, view: View, book: Casebook, kind: ActionKind, service: int, why: LogClass) -> int:

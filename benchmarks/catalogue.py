@@ -155,8 +155,9 @@ def _scenario_section(suite: Suite, s: Scenario, r: dict[str, Any], with_topolog
     if extras:
         lines.append(f"- **Traffic** {'; '.join(extras)}.")
     lines.append(f"- **Oracle (seed 0)** {' → '.join(r['actions'])}.")
+    score = normalised(r["expert"], r["random"], r["oracle"])
     lines.append(f"- **Mean return** oracle {r['oracle']:.2f} (held {100 * r['oracle_held']:.0f}%), random "
-                 f"{r['random']:.2f}, expert {r['expert']:.2f}; **expert score {normalised(r['expert'], r['random'], r['oracle'])}**.")
+                 f"{r['random']:.2f}, expert {r['expert']:.2f}; **expert score {score}**.")
     if with_topology:
         lines += ["", *_topology(s.topology)]
     return lines

@@ -138,7 +138,8 @@ def _play_chunk(task: tuple[str, EpisodePlan, range]) -> tuple[str, list[Record]
     return spec, play(env, agent, plan, indices)
 
 
-def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1, progress: bool = False) -> dict[str, list[Record]]:
+def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
+                progress: bool = False) -> dict[str, list[Record]]:
     """Every agent on every episode of the plan; per agent, records in episode order."""
     from tqdm import tqdm
 

@@ -143,7 +143,8 @@ def test_the_score_formula_puts_random_at_0_and_oracle_at_100():
                           {"scenario": "b", "return": 0.0}],
                "oracle": [{"scenario": "a", "return": 7.0}, {"scenario": "a", "return": 9.0},
                           {"scenario": "b", "return": 10.0}],
-               "x": [{"scenario": "a", "return": 2.5}, {"scenario": "a", "return": 13.5}, {"scenario": "b", "return": 5.0}]}
+               "x": [{"scenario": "a", "return": 2.5}, {"scenario": "a", "return": 13.5},
+                     {"scenario": "b", "return": 5.0}]}
     assert normalised_scores(results)["x"].tolist() == [50.0, 150.0, 50.0]
 
 

@@ -53,6 +53,11 @@ class Evidence:
         return self._recent("config_recent")
 
     @property
+    def changed(self) -> bool:
+        """A recent deploy or config change, not reverted."""
+        return self.deploy or self.config
+
+    @property
     def rolled_back(self) -> bool:
         return (A.ROLLBACK, self.root) in self.book.remedies
 
@@ -66,6 +71,16 @@ class Evidence:
     @property
     def busy(self) -> bool:
         return self.utilisation > BUSY_UTILISATION
+
+    @property
+    def down(self) -> bool:
+        """Its down alert fires."""
+        return bool(self.view.alerts[self.root, 3])
+
+    @property
+    def read_once(self) -> bool:
+        """Its logs were read once this epoch: the signature may be a misleading read."""
+        return self.reads < 2
 
 
 #: A predicate on the evidence.
@@ -111,14 +126,15 @@ def _always(e: Evidence) -> bool:
     return True
 
 
-def _first_reads(e: Evidence) -> bool:
-    return e.reads < 2
+def _read_once(e: Evidence) -> bool:
+    return e.read_once
 
 
 def _change_page(recent: When, fits: When = _always) -> Page:
-    """A defect a change brings: roll the change back if it is recent, else hotfix."""
+    """A defect a change brings: roll the change back if it is recent, else hotfix. A signature
+    that does not fit the service, or a first read with no change at all, is read again."""
     return Page(A.CHECK_CHANGES, (
-        Line(lambda e: not fits(e) or (not recent(e) and not (e.deploy or e.config) and e.reads < 2), Look.REREAD),
+        Line(lambda e: not fits(e) or (not e.changed and e.read_once), Look.REREAD),
         Line(lambda e: recent(e) and not e.rolled_back, A.ROLLBACK),
         Line(_always, A.HOTFIX),
     ))
@@ -128,7 +144,7 @@ def _resource_page(level: str, shipped_by_deploy: bool) -> Page:
     """A filled resource: confirm its level; a leak a deploy shipped is rolled back, else hotfixed."""
     undo = (Line(lambda e: e.root not in e.book.changes_read, Look.CHECK_CHANGES),
             Line(lambda e: e.deploy and not e.rolled_back, A.ROLLBACK)) if shipped_by_deploy else ()
-    return Page(A.CHECK_METRICS, (Line(lambda e: e.metric(level) < HIGH_LEVEL and e.reads < 2, Look.REREAD), *undo,
+    return Page(A.CHECK_METRICS, (Line(lambda e: e.metric(level) < HIGH_LEVEL and e.read_once, Look.REREAD), *undo,
                                   Line(_always, A.HOTFIX)))
 
 
@@ -141,11 +157,11 @@ PLAYBOOK: dict[LogClass, Page] = {
     L.POOL_EXHAUSTED: _resource_page("pool", shipped_by_deploy=True),
     L.NO_SPACE: _resource_page("disk", shipped_by_deploy=False),
     L.HIGH_LOAD: Page(A.CHECK_METRICS, (
-        Line(lambda e: e.utilisation < HIGH_UTILISATION and e.reads < 2, Look.REREAD),
+        Line(lambda e: e.utilisation < HIGH_UTILISATION and e.read_once, Look.REREAD),
         Line(_always, A.SCALE_OUT),
     )),
     L.PROCESS_DOWN: Page(None, (
-        Line(lambda e: bool(e.view.alerts[e.root, 3]) or e.kind == ServiceKind.CACHE or e.reads >= 2, A.RESTART),
+        Line(lambda e: e.down or e.kind == ServiceKind.CACHE or not e.read_once, A.RESTART),
         Line(_always, Look.REREAD),
     )),
     # Logs clean at the origin: a certificate fails the handshake before the app logs anything,
@@ -154,13 +170,13 @@ PLAYBOOK: dict[LogClass, Page] = {
         Line(lambda e: e.metric("error_rate") > CERT_ERRORS and e.metric("request_rate") < NO_REQUESTS, A.HOTFIX,
              L.TLS_HANDSHAKE),
         Line(lambda e: e.busy, A.SCALE_OUT, L.HIGH_LOAD),
-        Line(_first_reads, Look.REREAD),
+        Line(_read_once, Look.REREAD),
     )),
     # Timeouts with the trouble starting here: a queue backing up under load, a transient blip,
     # or a misleading read.
     L.DEPENDENCY_ERRORS: Page(A.CHECK_METRICS, (
         Line(lambda e: e.busy, A.SCALE_OUT, L.HIGH_LOAD),
-        Line(_first_reads, Look.REREAD),
+        Line(_read_once, Look.REREAD),
         Line(_always, Outwait.BLIP),
     )),
     # At an origin, these contradict the trace: look again, then look elsewhere.

@@ -13,7 +13,6 @@ file that cannot be used.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -51,17 +50,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     for name, value, low in lows:
         if value is not None and value < low:
             p.error(f"{name} must be at least {low}")
-    if args.out is not None and (problem := _unwritable(args.out)):
+    if args.out is not None and (problem := reports.cannot_write(args.out)):
         p.error(f"--out {args.out}: {problem}")
     return p, args
-
-
-def _unwritable(out: Path) -> str | None:
-    """Why results cannot be written to the directory ``out``, or None if they can."""
-    existing = next(d for d in (out, *out.absolute().parents) if d.exists())
-    if not existing.is_dir():
-        return "is a file, not a directory" if existing == out else f"{existing} is a file, not a directory"
-    return None if os.access(existing, os.W_OK) else f"{existing} is not writable"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     from supportgym.env import DEFAULT_MAX_SERVICES
     from supportgym.suite import SuiteError
 
-    plan = EpisodePlan(args.suite, args.episodes, args.seed, args.max_services or DEFAULT_MAX_SERVICES)
+    max_services = DEFAULT_MAX_SERVICES if args.max_services is None else args.max_services
+    plan = EpisodePlan(args.suite, args.episodes, args.seed, max_services)
     specs = list(REFERENCES) + [s for s in args.agents if s not in REFERENCES]
     try:
         cached_env(plan.suite, plan.max_services)
     except SuiteError as e:
         parser.error(f"--suite: {e}")
-    except ValueError as e:  # the suite does not fit --max-services
-        parser.error(str(e))
+    except ValueError as e:  # the suite does not fit
+        parser.error(f"--max-services: {e}")
     try:
         for spec in sorted(specs, key=is_model_spec):  # every agent once, names first: fail before any work
             cached_agent(spec, plan.suite, plan.max_services)

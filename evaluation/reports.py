@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,15 @@ def console(plan: EpisodePlan, summary: dict[str, Summary], shown: list[str], re
                       "normalised score 0 = random, 100 = oracle; 95% stratified-bootstrap CIs",
                       text_table(HEADER, summary_rows(summary, shown, requested)), "",
                       text_table(*scenario_rows(summary, shown))])
+
+
+def cannot_write(out: Path) -> str | None:
+    """Why reports cannot go to the directory ``out``, or None if they can (checked before any
+    episode runs, so that a bad ``--out`` costs nothing)."""
+    existing = next(d for d in (out, *out.absolute().parents) if d.exists())
+    if not existing.is_dir():
+        return "is a file, not a directory" if existing == out else f"{existing} is a file, not a directory"
+    return None if os.access(existing, os.W_OK) else f"{existing} is not writable"
 
 
 def write_reports(out: Path, plan: EpisodePlan, reps: int, requested: list[str], shown: list[str],

@@ -9,7 +9,8 @@ metrics are the summary's flat numbers (``evaluation.summary.FLAT_KEYS``), logge
 from __future__ import annotations
 
 import math
-from typing import Any
+
+import numpy as np
 
 from agents.registry import make_agent
 from agents.trained import TrainedAgent
@@ -47,7 +48,7 @@ class DomainEvaluator:
         scores = normalised_scores({**self.references(), "policy": records})["policy"]
         return scalars(self._summarise(records, scores))
 
-    def _summarise(self, records: list[Record], scores: Any) -> Summary:
+    def _summarise(self, records: list[Record], scores: np.ndarray) -> Summary:
         return summarise(records, scores, DEFAULT_REPS, self.plan.seed)
 
 

@@ -193,6 +193,16 @@ def test_training_metrics_are_the_summary_keys():
     assert baselines["oracle"]["score"] == pytest.approx(100.0)
 
 
+def test_warm_start_demonstrations_are_the_teachers_decisions():
+    from training.warmstart import collect_demonstrations
+
+    observations, actions, masks = collect_demonstrations("tutorial", "expert", 3, seed=5, max_services=16)
+    env = make_env("tutorial", 16)
+    records = play(env, make_agent("expert", env), EpisodePlan("tutorial", 3, 5, 16))
+    assert len(observations) == len(actions) == len(masks) == sum(r["steps"] for r in records)
+    assert masks[np.arange(len(actions)), actions].all()  # every recorded action was allowed
+
+
 def test_stratified_ci_handles_single_episode_strata():
     scores = np.array([10.0, 12.0, 50.0, 90.0, 95.0, 91.0])
     strata = ["a", "a", "b", "c", "c", "c"]  # "b" has one episode: it resamples to itself

@@ -140,7 +140,8 @@ def _play_chunk(task: tuple[str, EpisodePlan, range]) -> tuple[str, list[Record]
 
 def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
                 progress: bool = False) -> dict[str, list[Record]]:
-    """Every agent on every episode of the plan; per agent, records in episode order."""
+    """Every agent on every episode of the plan; per agent, records in episode order. Torch runs
+    one thread here as in the workers, so a policy's numbers do not depend on ``workers``."""
     from tqdm import tqdm
 
     single_thread_torch()

@@ -65,12 +65,6 @@ def oracle_actions(plan: EpisodePlan) -> list[str]:
     return names
 
 
-def normalised(r: float, r_random: float, r_oracle: float) -> str:
-    if r_oracle - r_random < 1e-9:
-        return "n/a (oracle no better than random)"
-    return f"{normalised_score(r, r_random, r_oracle):.0f}"
-
-
 # --- Markdown ------------------------------------------------------------------------------------
 
 
@@ -100,9 +94,15 @@ def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], 
 
 
 def _score(r: dict[str, Any]) -> float | None:
+    """The expert's normalised score on a scenario, None if the oracle does no better than random."""
     if r["oracle"] - r["random"] < 1e-9:
         return None
     return normalised_score(r["expert"], r["random"], r["oracle"])
+
+
+def _score_text(r: dict[str, Any]) -> str:
+    score = _score(r)
+    return "n/a (oracle no better than random)" if score is None else f"{score:.0f}"
 
 
 def _suite_section(suite: Suite, results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
@@ -118,7 +118,7 @@ def _suite_section(suite: Suite, results: dict[tuple[str, str], dict[str, Any]])
         r = results[suite.name, s.name]
         lines.append(f"| [`{s.name}`](#{_anchor(suite, s)}) | {100 * s.weight / total:.1f}% | `{s.topology.name}` | "
                      f"{'; '.join(_fault_short(f) for f in s.faults)} | {r['oracle']:.1f} | {r['random']:.1f} | "
-                     f"{r['expert']:.1f} | {normalised(r['expert'], r['random'], r['oracle'])} |")
+                     f"{r['expert']:.1f} | {_score_text(r)} |")
     shown: set[str] = set()
     for s in suite.scenarios:
         lines += ["", *_scenario_section(suite, s, results[suite.name, s.name], s.topology.name not in shown)]
@@ -155,9 +155,8 @@ def _scenario_section(suite: Suite, s: Scenario, r: dict[str, Any], with_topolog
     if extras:
         lines.append(f"- **Traffic** {'; '.join(extras)}.")
     lines.append(f"- **Oracle (seed 0)** {' → '.join(r['actions'])}.")
-    score = normalised(r["expert"], r["random"], r["oracle"])
     lines.append(f"- **Mean return** oracle {r['oracle']:.2f} (held {100 * r['oracle_held']:.0f}%), random "
-                 f"{r['random']:.2f}, expert {r['expert']:.2f}; **expert score {score}**.")
+                 f"{r['random']:.2f}, expert {r['expert']:.2f}; **expert score {_score_text(r)}**.")
     if with_topology:
         lines += ["", *_topology(s.topology)]
     return lines

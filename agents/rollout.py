@@ -1,27 +1,9 @@
-"""Run one agent through one seeded episode: the loop every evaluation shares."""
+"""Where ``agents.run_episode`` comes from: the one rollout loop lives in ``evaluation.play``.
 
-from __future__ import annotations
+Kept so that ``from agents import run_episode`` and ``from agents.rollout import run_episode``
+keep working; new code imports ``evaluation.play.run_episode``.
+"""
 
-from typing import Any
+from evaluation.play import run_episode
 
-import gymnasium as gym
-import numpy as np
-
-from agents.base import Agent
-
-
-def run_episode(env: gym.Env, agent: Agent, seed: int, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Play one episode of ``env`` reset with ``seed``; return its ``episode_metrics``.
-
-    The agent gets SB3's arguments each step: its own ``state`` back, ``episode_start`` on the
-    first observation, and the action mask.
-    """
-    obs, info = env.reset(seed=seed, options=options)
-    state, start = None, np.ones(1, dtype=bool)
-    while True:
-        action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True,
-                                      action_masks=info["action_mask"])
-        start = np.zeros(1, dtype=bool)
-        obs, _, terminated, truncated, info = env.step(int(action))
-        if terminated or truncated:
-            return dict(info["episode_metrics"])
+__all__ = ["run_episode"]

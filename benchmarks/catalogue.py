@@ -9,27 +9,22 @@ fault(s), the noise, the oracle's actions on seed 0, and mean returns over seeds
 ``0 .. seeds - 1`` of the oracle, the random agent and the expert, with the expert's normalised
 score ``100 * (R_expert - R_random) / (R_oracle - R_random)`` (same seeds, per scenario). The
 page is derived from the suite files and agents alone, so it is regenerated rather than edited;
-``--check`` tells CI whether it still matches. If ``agents.expert`` is not there, the expert's
-columns read "n/a".
+``--check`` tells CI whether it still matches. Episodes are played and scored with the
+``evaluation`` library (``evaluation.play``, ``evaluation.statistics.normalised_score``).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from agents.oracle import OracleAgent
-from agents.random_agent import RandomAgent
-from agents.rollout import run_episode
-from agents.view import Desk
+from evaluation.play import EpisodePlan, cached_agent, cached_env, in_processes, play, run_episode
+from evaluation.statistics import normalised_score
 from supportgym.catalog import ServiceKind
 from supportgym.suite import Scenario, Suite, builtin_suites, category_of, load_suite
 from supportgym.suite_schema import NoiseSpec
@@ -39,69 +34,41 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Built-in suites in reading order; any other follows by name.
 SUITE_ORDER = ("tutorial", "standard", "hard", "heldout")
 DEFAULT_OUT = ROOT / "docs" / "catalogue.md"
+#: The agents measured per scenario: the two references of the normalised score and the expert.
+AGENTS = ("oracle", "random", "expert")
 #: Noise fields and their short labels, in the order shown.
 NOISE_LABELS = {"false_alarm_rate": "false alarms", "missed_alert_rate": "missed alerts", "metric_noise": "metric",
                 "log_noise": "logs", "trace_noise": "traces", "ticket_mislead": "misleading ticket",
                 "internal_report_rate": "internal reports", "red_herrings": "red herrings"}
 
 
-def expert_factory() -> Callable[[gym.Env], Any] | None:
-    """The expert agent's constructor, or None if ``agents.expert`` is not available."""
-    try:
-        from agents.expert import ExpertAgent
-    except ImportError:
-        return None
-    return lambda env: ExpertAgent(Desk.of(env))
-
-
-def make_env(suite: str) -> gym.Env:
-    return gym.make("supportgym/Incident-v0", suite=suite, max_services=max(16, load_suite(suite).max_services),
-                    render_mode=None)
-
-
 def measure(task: tuple[str, str, int]) -> dict[str, Any]:
     """Mean returns of the oracle, random and expert agents on one scenario, and the oracle's actions on seed 0."""
     suite, scenario, seeds = task
-    env = make_env(suite)
-    options = {"scenario": scenario}
-    oracle, random = OracleAgent(env), RandomAgent(Desk.of(env))
-    make_expert = expert_factory()
-    expert = make_expert(env) if make_expert else None
-    out: dict[str, Any] = {"scenario": scenario, "actions": oracle_actions(env, oracle, options)}
-    for name, agent in (("oracle", oracle), ("random", random), ("expert", expert)):
-        if agent is None:
-            out[name] = None
-            continue
-        episodes = [run_episode(env, agent, seed, options) for seed in range(seeds)]
+    plan = EpisodePlan(suite, seeds, 0, max(16, load_suite(suite).max_services), scenario=scenario)
+    env = cached_env(plan.suite, plan.max_services)
+    out: dict[str, Any] = {"scenario": scenario, "actions": oracle_actions(plan)}
+    for name in AGENTS:
+        episodes = play(env, cached_agent(name, plan.suite, plan.max_services), plan)
         out[name] = float(np.mean([e["return"] for e in episodes]))
         if name == "oracle":
             out["oracle_held"] = float(np.mean([e["resolved_and_held"] for e in episodes]))
     return out
 
 
-def oracle_actions(env: gym.Env, oracle: OracleAgent, options: dict[str, Any]) -> list[str]:
-    env.reset(seed=0, options=options)
-    names = []
-    while True:
-        action = oracle.next_action()
-        names.append(env.unwrapped.action_names[action])
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            return names
-
-
-def normalised(r: float | None, r_random: float, r_oracle: float) -> str:
-    if r is None:
-        return "n/a"
-    if r_oracle - r_random < 1e-9:
-        return "n/a (oracle no better than random)"
-    return f"{100.0 * (r - r_random) / (r_oracle - r_random):.0f}"
+def oracle_actions(plan: EpisodePlan) -> list[str]:
+    """The names of the oracle's actions in the plan's first episode."""
+    env = cached_env(plan.suite, plan.max_services)
+    names: list[str] = []
+    run_episode(env, cached_agent("oracle", plan.suite, plan.max_services), plan.seed, plan.options,
+                observe=lambda obs, info, action: names.append(env.unwrapped.action_names[action]))
+    return names
 
 
 # --- Markdown ------------------------------------------------------------------------------------
 
 
-def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], seeds: int, has_expert: bool) -> str:
+def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], seeds: int) -> str:
     lines = [
         "# Scenario catalogue",
         "",
@@ -115,13 +82,10 @@ def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], 
         "Ghosh et al. (SoCC 2022) root-cause category it counts under."),
         "",
     ]
-    if not has_expert:
-        lines += [("> The expert agent (`agents.expert`) was not available when this page was generated: its "
-                  "columns read n/a."), ""]
     lines += ["| suite | scenarios | topologies | expert score (mean over scenarios) |", "|---|---|---|---|"]
     for suite in suites:
         scores = [_score(results[suite.name, s.name]) for s in suite.scenarios]
-        mean = f"{np.mean(scores):.0f}" if has_expert and all(x is not None for x in scores) else "n/a"
+        mean = f"{np.mean(scores):.0f}" if all(x is not None for x in scores) else "n/a"
         topologies = len({s.topology.name for s in suite.scenarios})
         lines.append(f"| [`{suite.name}`](#suite-{suite.name}) | {len(suite.scenarios)} | {topologies} | {mean} |")
     for suite in suites:
@@ -130,9 +94,15 @@ def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], 
 
 
 def _score(r: dict[str, Any]) -> float | None:
-    if r["expert"] is None or r["oracle"] - r["random"] < 1e-9:
+    """The expert's normalised score on a scenario, None if the oracle does no better than random."""
+    if r["oracle"] - r["random"] < 1e-9:
         return None
-    return 100.0 * (r["expert"] - r["random"]) / (r["oracle"] - r["random"])
+    return normalised_score(r["expert"], r["random"], r["oracle"])
+
+
+def _score_text(r: dict[str, Any]) -> str:
+    score = _score(r)
+    return "n/a (oracle no better than random)" if score is None else f"{score:.0f}"
 
 
 def _suite_section(suite: Suite, results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
@@ -146,10 +116,9 @@ def _suite_section(suite: Suite, results: dict[tuple[str, str], dict[str, Any]])
     total = sum(s.weight for s in suite.scenarios)
     for s in suite.scenarios:
         r = results[suite.name, s.name]
-        expert = "n/a" if r["expert"] is None else f"{r['expert']:.1f}"
         lines.append(f"| [`{s.name}`](#{_anchor(suite, s)}) | {100 * s.weight / total:.1f}% | `{s.topology.name}` | "
                      f"{'; '.join(_fault_short(f) for f in s.faults)} | {r['oracle']:.1f} | {r['random']:.1f} | "
-                     f"{expert} | {normalised(r['expert'], r['random'], r['oracle'])} |")
+                     f"{r['expert']:.1f} | {_score_text(r)} |")
     shown: set[str] = set()
     for s in suite.scenarios:
         lines += ["", *_scenario_section(suite, s, results[suite.name, s.name], s.topology.name not in shown)]
@@ -186,9 +155,8 @@ def _scenario_section(suite: Suite, s: Scenario, r: dict[str, Any], with_topolog
     if extras:
         lines.append(f"- **Traffic** {'; '.join(extras)}.")
     lines.append(f"- **Oracle (seed 0)** {' → '.join(r['actions'])}.")
-    expert = "n/a" if r["expert"] is None else f"{r['expert']:.2f}"
     lines.append(f"- **Mean return** oracle {r['oracle']:.2f} (held {100 * r['oracle_held']:.0f}%), random "
-                 f"{r['random']:.2f}, expert {expert}; **expert score {normalised(r['expert'], r['random'], r['oracle'])}**.")
+                 f"{r['random']:.2f}, expert {r['expert']:.2f}; **expert score {_score_text(r)}**.")
     if with_topology:
         lines += ["", *_topology(s.topology)]
     return lines
@@ -224,13 +192,13 @@ def build(seeds: int, workers: int) -> str:
     names = sorted(builtin_suites(), key=lambda n: (SUITE_ORDER.index(n) if n in SUITE_ORDER else len(SUITE_ORDER), n))
     suites = [load_suite(name) for name in names]
     tasks = [(suite.name, s.name, seeds) for suite in suites for s in suite.scenarios]
-    if workers > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            measured = pool.map(measure, tasks, chunksize=1)
-    else:
-        measured = [measure(t) for t in tasks]
-    results = {(t[0], m["scenario"]): m for t, m in zip(tasks, measured)}
-    return render(suites, results, seeds, expert_factory() is not None)
+    # Each task returns its own suite and scenario, so results may come back in any order.
+    results = {(t[0], m["scenario"]): m for t, m in in_processes(_measure_task, tasks, workers)}
+    return render(suites, results, seeds)
+
+
+def _measure_task(task: tuple[str, str, int]) -> tuple[tuple[str, str, int], dict[str, Any]]:
+    return task, measure(task)
 
 
 def main(argv: list[str] | None = None) -> int:

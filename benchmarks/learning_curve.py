@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from evaluation.plots import write_learning_curve
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -35,22 +33,10 @@ def main() -> None:
     scalars = read_scalars(args.run_dir)
     if "eval/score" not in scalars:
         parser.error(f"{args.run_dir} has no eval/score in its TensorBoard logs")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps, scores = zip(*scalars["eval/score"])
-    ax.plot(steps, scores, marker="o", color="black", label="policy")
-    baselines = sorted(((values[-1][1], tag[len("baselines/"):-len("_score")]) for tag, values in scalars.items()
-                        if tag.startswith("baselines/") and tag.endswith("_score")), reverse=True)
-    for i, (score, name) in enumerate(baselines):
-        ax.axhline(score, linestyle="--", linewidth=1, color=f"C{i}", label=f"{name} ({score:.0f})")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("normalised score (random 0, oracle 100)")
-    ax.set_ylim(min(-20, min(scores[1:] or scores)), 110)
-    ax.set_title(f"{args.run_dir.name}: periodic evaluation")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    # Reference lines: each baseline's latest score (the same episodes at every evaluation).
+    baselines = {tag[len("baselines/"):-len("_score")]: values[-1][1] for tag, values in scalars.items()
+                 if tag.startswith("baselines/") and tag.endswith("_score")}
+    write_learning_curve(args.out, f"{args.run_dir.name}: periodic evaluation", scalars["eval/score"], baselines)
     print(f"wrote {args.out}")
 
 

@@ -12,10 +12,14 @@ import pytest
 
 import supportgym  # noqa: F401  (registers the environment)
 from agents import RULE_AGENTS, Desk, make_agent, run_episode
+from agents.casebook import Stage
+from agents.playbook import PLAYBOOK
+from agents.readings import changed_within
 from agents.registry import UnknownAgentError
-from agents.scoring import normalised_scores
+from agents.runbook import STEPS, Step
 from agents.trained import ModelLoadError, load_trained, parse_model_spec
-from evaluate import stratified_ci
+from evaluation.statistics import normalised_scores, stratified_ci
+from supportgym.catalog import ActionKind, LogClass
 from supportgym.layout import ObservationLayout
 from supportgym.params import ActionTable
 
@@ -23,7 +27,7 @@ AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
 #: Modules that hold or compute the hidden world; a rule-based agent must not import them.
 HIDDEN = {"supportgym.state", "supportgym.dynamics", "supportgym.core", "supportgym.episode", "supportgym.kernels",
           "supportgym.interventions", "supportgym.reward", "supportgym.metrics", "supportgym.env"}
-RULE_MODULES = ["base", "rule", "view", "random_agent", "naive", "runbook", "expert"]
+RULE_MODULES = ["base", "rule", "view", "readings", "random_agent", "naive", "runbook", "casebook", "playbook", "expert"]
 
 
 def make(suite: str = "standard", **kwargs) -> gym.Env:
@@ -131,6 +135,39 @@ def test_random_agent_is_seeded_per_episode():
 def test_unknown_agent_is_refused():
     with pytest.raises(UnknownAgentError, match="unknown agent 'genius'"):
         make_agent("genius", make())
+
+
+# --- the expert's and the runbook's tables ----------------------------------------------------
+def test_the_playbook_has_a_page_for_every_log_signature():
+    assert set(PLAYBOOK) == set(LogClass)
+    for signature, page in PLAYBOOK.items():
+        assert page.check in (None, ActionKind.CHECK_METRICS, ActionKind.CHECK_CHANGES), signature
+        assert page.lines, signature
+
+
+def test_every_runbook_step_has_a_handler():
+    assert set(STEPS) == set(Step)
+
+
+def test_change_recency_is_read_in_minutes():
+    recency = np.exp(-np.array([0.0, 119.0, 121.0, 600.0]) / 60.0)
+    assert changed_within(recency, 120.0).tolist() == [True, True, False, False]
+
+
+def test_the_expert_works_the_incident_stage_by_stage():
+    """Triage comes first and closing last; on a fault that needs fixing it diagnoses and acts."""
+    env = make()
+    agent = make_agent("expert", env)
+    obs, info = env.reset(seed=0, options={"scenario": "shop-bad-deploy"})
+    state, start, stages, done = None, True, [], False
+    while not done:
+        action, state = agent.predict(obs, state=state, episode_start=[start], action_masks=info["action_mask"])
+        stages.append(state[0].stage)
+        obs, _, terminated, truncated, info = env.step(int(action))
+        start, done = False, terminated or truncated
+    assert stages[0] is Stage.TRIAGE and stages[-1] is Stage.CLOSE
+    assert {Stage.DIAGNOSE, Stage.ACT, Stage.VALIDATE} <= set(stages)
+    assert info["episode_metrics"]["resolved_and_held"]
 
 
 # --- the oracle and the ordering of the baselines --------------------------------------------

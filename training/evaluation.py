@@ -1,21 +1,23 @@
-"""Periodic evaluation during training, on the same normalised scale as evaluate.py.
+"""Periodic evaluation during training, on the same normalised scale and with the same summary
+as evaluate.py (``evaluation``).
 
 A fixed set of seeded episodes is played once by the rule-based baselines and the oracle (the
-references and the TensorBoard reference lines), then by the policy at every evaluation.
+references and the TensorBoard reference lines), then by the policy at every evaluation. The
+metrics are the summary's flat numbers (``evaluation.summary.FLAT_KEYS``), logged as ``eval/*``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
-import gymnasium as gym
 import numpy as np
 
 from agents.registry import make_agent
-from agents.rollout import run_episode
-from agents.scoring import normalised_scores
 from agents.trained import TrainedAgent
 from agents.view import Desk
+from evaluation.play import EpisodePlan, Record, make_env, play
+from evaluation.statistics import DEFAULT_REPS, normalised_scores
+from evaluation.summary import Summary, flat, summarise
 
 BASELINES = ("random", "naive", "runbook", "expert", "oracle")
 
@@ -24,41 +26,32 @@ class DomainEvaluator:
     """``evaluator(model) -> metrics`` on episodes with seeds ``seed .. seed + episodes - 1``."""
 
     def __init__(self, suite: str, episodes: int, seed: int, max_services: int, algo: str):
-        self.env = gym.make("supportgym/Incident-v0", suite=suite, max_services=max_services,
-                            disable_env_checker=True)
-        self.seeds = [seed + i for i in range(episodes)]
+        self.plan = EpisodePlan(suite, episodes, seed, max_services)
+        self.env = make_env(suite, max_services)
         self.algo = algo
-        self._references: dict[str, list[dict[str, Any]]] | None = None
+        self._references: dict[str, list[Record]] | None = None
 
-    def _play(self, agent) -> list[dict[str, Any]]:
-        return [run_episode(self.env, agent, s) for s in self.seeds]
-
-    def references(self) -> dict[str, list[dict[str, Any]]]:
+    def references(self) -> dict[str, list[Record]]:
         if self._references is None:
-            self._references = {name: self._play(make_agent(name, self.env)) for name in BASELINES}
+            self._references = {name: play(self.env, make_agent(name, self.env), self.plan) for name in BASELINES}
         return self._references
 
     def baselines(self) -> dict[str, dict[str, float]]:
         """Each baseline's metrics on the evaluation episodes."""
         refs = self.references()
         scores = normalised_scores(refs)
-        return {name: summarise(refs[name], scores[name]) for name in BASELINES}
+        return {name: scalars(self._summarise(refs[name], scores[name])) for name in BASELINES}
 
     def __call__(self, model) -> dict[str, float]:
         policy = TrainedAgent(model, self.algo, Desk.of(self.env), "policy")
-        records = self._play(policy)
+        records = play(self.env, policy, self.plan)
         scores = normalised_scores({**self.references(), "policy": records})["policy"]
-        return summarise(records, scores)
+        return scalars(self._summarise(records, scores))
+
+    def _summarise(self, records: list[Record], scores: np.ndarray) -> Summary:
+        return summarise(records, scores, DEFAULT_REPS, self.plan.seed)
 
 
-def summarise(records: list[dict[str, Any]], scores: np.ndarray) -> dict[str, float]:
-    held = [r for r in records if r["resolved_and_held"]]
-    return {
-        "score": float(np.mean(scores)),
-        "resolve_rate": len(held) / len(records),
-        "time_to_resolve": float(np.mean([r["time_to_resolve"] for r in held])) if held else float("nan"),
-        "impact_minutes": float(np.mean([r["impact_minutes"] for r in records])),
-        "harmful_actions": float(np.mean([r["harmful_actions"] for r in records])),
-        "escalations": float(np.mean([r["escalations"] for r in records])),
-        "mean_return": float(np.mean([r["return"] for r in records])),
-    }
+def scalars(summary: Summary) -> dict[str, float]:
+    """The summary as TensorBoard scalars: its flat numbers, NaN where undefined (no resolution)."""
+    return {key: math.nan if value is None else value for key, value in flat(summary).items()}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch as th
 
 from agents.registry import RULE_AGENTS, make_agent
+from evaluation.play import EpisodePlan, make_env, play
 
 #: Algorithms whose policy gives per-action logits for one observation (no recurrent state).
 CLONABLE = ("ppo", "maskable_ppo")
@@ -25,22 +25,16 @@ def collect_demonstrations(suite: str, teacher: str, episodes: int, seed: int,
     """The teacher's (observations, actions, action masks) over seeded episodes."""
     if teacher not in RULE_AGENTS:
         raise ValueError(f"warm start needs a rule-based teacher ({', '.join(RULE_AGENTS)}), not {teacher!r}")
-    env = gym.make("supportgym/Incident-v0", suite=suite, max_services=max_services, disable_env_checker=True)
+    env = make_env(suite, max_services)
     agent = make_agent(teacher, env)
     observations, actions, masks = [], [], []
-    for episode in range(episodes):
-        obs, info = env.reset(seed=seed + episode)
-        state: Any = None
-        start = np.ones(1, dtype=bool)
-        while True:
-            action, state = agent.predict(obs, state=state, episode_start=start, action_masks=info["action_mask"])
-            start = np.zeros(1, dtype=bool)
-            observations.append(obs)
-            actions.append(int(action))
-            masks.append(info["action_mask"])
-            obs, _, terminated, truncated, info = env.step(int(action))
-            if terminated or truncated:
-                break
+
+    def record(obs: np.ndarray, info: dict[str, Any], action: int) -> None:
+        observations.append(obs)
+        actions.append(action)
+        masks.append(info["action_mask"])
+
+    play(env, agent, EpisodePlan(suite, episodes, seed, max_services), observe=record)
     return np.array(observations), np.array(actions), np.array(masks)
 
 

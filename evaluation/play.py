@@ -1,0 +1,155 @@
+"""Playing agents on seeded episodes: the one rollout loop, the episode plan and its workers.
+
+**Episodes.** Episode ``i`` (0 <= i < episodes) of a plan resets the environment with seed
+``seed + i``; the scenario is the suite's weighted draw under that seed (or the plan's fixed
+scenario), so the suite's mix is respected and every agent plays exactly the same episodes.
+Spreading episodes over worker processes gives the same records as one process: episodes are
+independent, agents hold nothing between episodes, and records are sorted by episode index.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import gymnasium as gym
+import numpy as np
+
+if TYPE_CHECKING:  # agents import the registry, which imports this module's users: no import at load time
+    from agents.base import Agent
+
+#: Episode metrics kept per episode (from ``info["episode_metrics"]``).
+EPISODE_FIELDS = ("scenario", "return", "resolved_and_held", "time_to_mitigate", "time_to_resolve", "impact_minutes",
+                  "harmful_actions", "invalid_actions", "escalations", "wrong_closures", "validated",
+                  "declared_severity", "true_severity", "steps")
+
+#: Called before each step with (observation, info, action): what the agent saw and chose.
+Observer = Callable[[np.ndarray, dict[str, Any], int], None]
+Record = dict[str, Any]
+
+
+def run_episode(env: gym.Env, agent: Agent, seed: int, options: dict[str, Any] | None = None,
+                observe: Observer | None = None) -> dict[str, Any]:
+    """Play one episode of ``env`` reset with ``seed``; return its ``episode_metrics``.
+
+    The agent gets SB3's arguments each step: its own ``state`` back, ``episode_start`` on the
+    first observation, and the action mask. ``observe`` sees every decision (e.g. to record a
+    teacher's demonstrations).
+    """
+    obs, info = env.reset(seed=seed, options=options)
+    state, start = None, np.ones(1, dtype=bool)
+    while True:
+        action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True,
+                                      action_masks=info["action_mask"])
+        start = np.zeros(1, dtype=bool)
+        if observe is not None:
+            observe(obs, info, int(action))
+        obs, _, terminated, truncated, info = env.step(int(action))
+        if terminated or truncated:
+            return dict(info["episode_metrics"])
+
+
+@dataclass(frozen=True)
+class EpisodePlan:
+    """Which episodes every agent plays: seeds ``seed .. seed + episodes - 1`` of ``suite``."""
+
+    suite: str
+    episodes: int
+    seed: int
+    max_services: int
+    scenario: str | None = None  # None: the suite's weighted draw per seed
+
+    @property
+    def options(self) -> dict[str, Any] | None:
+        return None if self.scenario is None else {"scenario": self.scenario}
+
+    def chunks(self, workers: int) -> list[range]:
+        """Episode indices in about four chunks per worker, so workers finish close together."""
+        size = max(1, math.ceil(self.episodes / (4 * workers)))
+        return [range(lo, min(lo + size, self.episodes)) for lo in range(0, self.episodes, size)]
+
+
+def make_env(suite: str, max_services: int) -> gym.Env:
+    import supportgym  # noqa: F401  (registers the environment)
+
+    return gym.make("supportgym/Incident-v0", suite=suite, max_services=max_services, disable_env_checker=True)
+
+
+def play(env: gym.Env, agent: Agent, plan: EpisodePlan, indices: Iterable[int] | None = None,
+         observe: Observer | None = None) -> list[Record]:
+    """One agent on the plan's episodes (all, or ``indices``): a record per episode, in order."""
+    records = []
+    for i in range(plan.episodes) if indices is None else indices:
+        metrics = run_episode(env, agent, plan.seed + i, plan.options, observe)
+        records.append({"episode": i, "seed": plan.seed + i, **{k: metrics[k] for k in EPISODE_FIELDS}})
+    return records
+
+
+# --- processes -------------------------------------------------------------------------------
+_CACHE: dict[tuple, Any] = {}  # per process: environments and agents, built once and reused
+
+
+def cached_env(suite: str, max_services: int) -> gym.Env:
+    key = ("env", suite, max_services)
+    if key not in _CACHE:
+        _CACHE[key] = make_env(suite, max_services)
+    return _CACHE[key]
+
+
+def cached_agent(spec: str, suite: str, max_services: int) -> Agent:
+    """The agent named ``spec`` (see ``agents.registry``) for this process's environment."""
+    from agents.registry import make_agent
+
+    key = ("agent", spec, suite, max_services)
+    if key not in _CACHE:
+        _CACHE[key] = make_agent(spec, cached_env(suite, max_services))
+    return _CACHE[key]
+
+
+def single_thread_torch() -> None:
+    """One torch thread per process: workers do not fight over cores, and a policy computes
+    the same numbers in any process."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_processes(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
+    """``fn`` over ``tasks``, in this process (``workers == 1``) or in ``workers`` spawned
+    processes; results come in order of completion. ``fn`` must be importable by name."""
+    if workers == 1:
+        yield from map(fn, tasks)
+        return
+    with mp.get_context("spawn").Pool(workers, initializer=single_thread_torch) as pool:
+        yield from pool.imap_unordered(fn, tasks)
+
+
+def _play_chunk(task: tuple[str, EpisodePlan, range]) -> tuple[str, list[Record]]:
+    spec, plan, indices = task
+    env, agent = cached_env(plan.suite, plan.max_services), cached_agent(spec, plan.suite, plan.max_services)
+    return spec, play(env, agent, plan, indices)
+
+
+def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
+                progress: bool = False) -> dict[str, list[Record]]:
+    """Every agent on every episode of the plan; per agent, records in episode order. Torch runs
+    one thread here as in the workers, so a policy's numbers do not depend on ``workers``."""
+    from tqdm import tqdm
+
+    single_thread_torch()
+    tasks = [(spec, plan, chunk) for spec in specs for chunk in plan.chunks(workers)]
+    results: dict[str, list[Record]] = defaultdict(list)
+    with tqdm(total=plan.episodes * len(specs), desc="episodes", unit="ep", disable=not progress,
+              file=sys.stderr) as bar:
+        for spec, records in in_processes(_play_chunk, tasks, workers):
+            results[spec] += records
+            bar.update(len(records))
+    return {spec: sorted(results[spec], key=lambda r: r["episode"]) for spec in specs}

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, args = parse_args(argv)
     from agents.registry import UnknownAgentError, is_model_spec
     from agents.trained import ModelLoadError
-    from supportgym.env import DEFAULT_MAX_SERVICES
+    from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
     from supportgym.suite import SuiteError
 
     max_services = DEFAULT_MAX_SERVICES if args.max_services is None else args.max_services

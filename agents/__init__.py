@@ -34,7 +34,7 @@ _PUBLIC = {
     "RULE_AGENTS": "agents.registry",
     "UnknownAgentError": "agents.registry",
     "make_agent": "agents.registry",
-    "run_episode": "agents.rollout",
+    "run_episode": "evaluation.play",
     "Desk": "agents.view",
     "View": "agents.view",
 }

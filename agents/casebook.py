@@ -11,7 +11,7 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-from supportgym.catalog import LogClass
+from supportgym.contract.vocabulary import LogClass
 
 
 class Stage(Enum):

@@ -26,22 +26,23 @@ import numpy as np
 
 from agents.casebook import Casebook, Outwait, Stage, Trace, Watch
 from agents.playbook import KB_DIAGNOSIS, PLAYBOOK, Evidence, Look
-from agents.readings import latency_ratio
 from agents.rule import RuleAgent
 from agents.view import View
-from supportgym.catalog import MIN_TIER, REMEDY_NAMES, ActionKind, LogClass, ServiceKind
-from supportgym.layout import KB_REMEDIES
+from supportgym.contract.vocabulary import (
+    DEFAULT_SLO_LATENCY_FACTOR,
+    KB_REMEDIES,
+    MIN_TIER,
+    MITIGATED_IMPACT,
+    REMEDY_NAMES,
+    ActionKind,
+    LogClass,
+    ServiceKind,
+    true_severity,
+)
 
 A = ActionKind
 L = LogClass
-#: User impact (share of requests hurt at the edge) below which nobody is really hurt.
-NO_IMPACT = 0.02
 STILL_LEAKING = 0.05  # memory or resource trend after a leak fix that means it did not last
-
-
-def severity(impact: float) -> int:
-    """SEV1 above 50% of users hurt, SEV2 above 10%, else SEV3 (the spec's thresholds)."""
-    return 1 if impact > 0.5 else 2 if impact > 0.1 else 3
 
 
 class ExpertAgent(RuleAgent):
@@ -127,9 +128,9 @@ class ExpertAgent(RuleAgent):
 
     @staticmethod
     def _entry_impact(view: View, book: Casebook) -> float:
-        """Share of users hurt, from the entry services' error rate and latency (SLO: 3x healthy)."""
+        """Share of users hurt, from the entry services' error rate and latency (the default SLO)."""
         err = view.metric("error_rate")
-        breach = np.clip(latency_ratio(view) / 3.0 - 1.0, 0.0, 1.0)
+        breach = np.clip(view.latency_ratio / DEFAULT_SLO_LATENCY_FACTOR - 1.0, 0.0, 1.0)
         hurt = err + (1.0 - err) * breach
         return float(sum(view.col("entry_traffic")[e] * hurt[e] for e in book.entries_read))
 
@@ -139,7 +140,7 @@ class ExpertAgent(RuleAgent):
         unread = [e for e in entries if e not in book.entries_read and (view.alerting[e] or not book.entries_read)]
         if unread and not book.remedies:
             return self.desk.act(A.CHECK_METRICS, unread[0])
-        sev = severity(book.peak_impact)
+        sev = int(true_severity(book.peak_impact))
         if view.declared != sev:
             return self.desk.act(A.DECLARE_SEV1 + sev - 1)
         if not book.kb_searched:
@@ -156,7 +157,7 @@ class ExpertAgent(RuleAgent):
             return self.desk.act(A.VALIDATE)
         if book.validated_healthy:
             return self.close(view, book)
-        if (not book.remedies and not book.triage_validated and book.peak_impact < NO_IMPACT
+        if (not book.remedies and not book.triage_validated and book.peak_impact < MITIGATED_IMPACT
                 and not (view.kb > 0.5).any()):
             book.triage_validated = True
             book.self_healing = True

@@ -6,7 +6,7 @@ import numpy as np
 
 from agents.rule import RuleAgent
 from agents.view import View
-from supportgym.catalog import ActionKind
+from supportgym.contract.vocabulary import ActionKind
 
 
 class NaiveAgent(RuleAgent):

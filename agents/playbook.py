@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from agents.casebook import Casebook, Outwait
-from agents.readings import changed_within, utilisation
 from agents.view import View
-from supportgym.catalog import ActionKind, LogClass, ServiceKind
+from supportgym.contract.observation import encode_recency
+from supportgym.contract.vocabulary import BUSY_UTILISATION, ActionKind, LogClass, ServiceKind
 
 A = ActionKind
 L = LogClass
@@ -24,7 +24,6 @@ RECENT_MINUTES = 180.0
 #: Readings that corroborate a log signature.
 HIGH_LEVEL = 0.8  # memory / pool / disk level (a share of the limit)
 HIGH_UTILISATION = 0.84  # load / capacity: saturated
-BUSY_UTILISATION = 0.6  # queueing visibly slows a service from here on
 NO_REQUESTS = 0.08  # metric_request_rate of a service its callers cannot reach (healthy ~ 0.33)
 CERT_ERRORS = 0.3  # error rate of a service failing every handshake
 MAX_READS = 3  # reads of one service's logs per epoch
@@ -41,7 +40,7 @@ class Evidence:
 
     def _recent(self, feature: str) -> bool:
         reverted = self.view.col("change_reverted")[self.root] > 0.5
-        return bool(changed_within(self.view.col(feature), RECENT_MINUTES)[self.root]) and not reverted
+        return bool(self.view.col(feature)[self.root] > encode_recency(RECENT_MINUTES)) and not reverted
 
     @property
     def deploy(self) -> bool:
@@ -66,7 +65,7 @@ class Evidence:
 
     @property
     def utilisation(self) -> float:
-        return utilisation(self.view)[self.root]
+        return self.view.utilisation[self.root]
 
     @property
     def busy(self) -> bool:

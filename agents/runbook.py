@@ -19,11 +19,10 @@ from enum import Enum
 
 import numpy as np
 
-from agents.readings import changed_within
 from agents.rule import RuleAgent
 from agents.view import View
-from supportgym.catalog import MIN_TIER, REMEDY_NAMES, ActionKind, ServiceKind
-from supportgym.layout import KB_REMEDIES
+from supportgym.contract.observation import encode_recency
+from supportgym.contract.vocabulary import MIN_TIER, REMEDY_NAMES, ActionKind, ServiceKind, KB_REMEDIES
 
 #: A change counts as recent within two hours.
 RECENT_MINUTES = 120.0
@@ -99,7 +98,7 @@ class RunbookAgent(RuleAgent):
         # The recency encoding grows with recency: the highest is the most recent change.
         recency = np.maximum(view.col("deploy_recent"), view.col("config_recent"))
         recency = np.where(view.col("change_reverted") > 0.5, 0.0, recency)
-        recent = changed_within(recency, RECENT_MINUTES)
+        recent = recency > encode_recency(RECENT_MINUTES)
         candidates = [s for s in notes.changes_checked if recent[s]]
         if candidates:
             self._plan(notes, ActionKind.ROLLBACK, max(candidates, key=lambda s: recency[s]), Step.APPLY_ROLLBACK)

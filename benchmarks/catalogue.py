@@ -25,10 +25,10 @@ import numpy as np
 
 from evaluation.play import EpisodePlan, cached_agent, cached_env, in_processes, play, run_episode
 from evaluation.statistics import normalised_score
-from supportgym.catalog import ServiceKind
+from supportgym.contract.vocabulary import ServiceKind
 from supportgym.suite import Scenario, Suite, builtin_suites, category_of, load_suite
-from supportgym.suite_schema import NoiseSpec
-from supportgym.topology import Topology
+from supportgym.suite.schema import NoiseSpec
+from supportgym.world.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Built-in suites in reading order; any other follows by name.

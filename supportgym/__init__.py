@@ -12,8 +12,6 @@ from typing import Any
 
 from gymnasium.envs.registration import register
 
-from supportgym import _legacy_paths  # noqa: F401  TEMPORARY, see that module
-
 __version__ = "0.1.0"
 #: Public names, by the module that defines them.
 _PUBLIC = {

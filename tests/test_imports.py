@@ -20,11 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("supportgym", "agents")
 #: The rule-based agents: they see only the observation and the public contract.
-RULE_AGENT_MODULES = ["agents.random_agent", "agents.naive", "agents.runbook", "agents.expert", "agents.view",
-                      "agents.rule"]
+RULE_AGENT_MODULES = ["agents.random_agent", "agents.naive", "agents.runbook", "agents.expert", "agents.casebook",
+                      "agents.playbook", "agents.view", "agents.rule"]
 #: The only supportgym modules a rule-based agent may reach: the package itself (which loads
-#: nothing on import), the public contract, and (until the integration is done) the old-path aliases.
-PUBLIC = ("supportgym", "supportgym.contract", "supportgym._legacy_paths")
+#: nothing on import) and the public contract.
+PUBLIC = ("supportgym", "supportgym.contract")
 #: The hidden world, for a clearer failure message.
 HIDDEN = ("supportgym.world", "supportgym.stages", "supportgym.suite", "supportgym.core", "supportgym.episode",
           "supportgym.observe", "supportgym.reward", "supportgym.metrics", "supportgym.env", "supportgym.render",
@@ -70,40 +70,6 @@ def _import_nodes(tree: ast.AST):
 
 
 @cache
-def _top_level_names(module: str) -> frozenset[str]:
-    path = module_path(module)
-    if path is None:
-        return frozenset()
-    names: set[str] = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return frozenset(names)
-
-
-def _aliases() -> dict[str, tuple[str, ...]]:
-    """Old module paths that are aliases of new modules (``supportgym/_legacy_paths.py``), if any."""
-    if module_path("supportgym._legacy_paths") is None:
-        return {}
-    from supportgym._legacy_paths import ALIASES
-
-    return ALIASES
-
-
-def _resolve_alias(module: str, name: str) -> str:
-    """The new module an alias module's ``name`` resolves to."""
-    for new in _aliases()[module]:
-        if name in _top_level_names(new):
-            return new
-    raise AssertionError(f"{module} has no {name!r}")
-
-
-@cache
 def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
     """This repository's modules that importing ``module`` runs directly."""
     path = module_path(module)
@@ -120,9 +86,7 @@ def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
             targets = []
             for a in node.names:
-                if base in _aliases():
-                    targets.append(_resolve_alias(base, a.name))
-                elif module_path(f"{base}.{a.name}") is not None:
+                if module_path(f"{base}.{a.name}") is not None:
                     targets.append(f"{base}.{a.name}")  # ``from package import submodule``
                 else:
                     targets.append(base)
@@ -137,7 +101,7 @@ def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
         parts = module.split(".")
         found |= {".".join(parts[:k]) for k in range(1, len(parts))}
     found.discard(module)
-    return frozenset(m for m in found if module_path(m) is not None or m in _aliases())
+    return frozenset(m for m in found if module_path(m) is not None)
 
 
 def reachable(module: str) -> dict[str, str]:
@@ -234,8 +198,6 @@ def test_no_import_cycles():
 
 
 # --- packaging ------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="pyproject.toml's package list gains the new subpackages at integration "
-                                       "(pyproject.toml is outside the house branch); then drop this marker")
 def test_every_package_is_listed_for_installation():
     """A wheel holds only the packages pyproject.toml lists: each folder with an __init__.py must be there."""
     tomllib = pytest.importorskip("tomllib")

@@ -147,7 +147,7 @@ Range = Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_lengt
 
 class GeneratorSpec(Strict):
     """A generator entry: ``count`` random scenarios, each on its own random topology, made at load
-    time by ``supportgym.generator`` and then validated like hand-written ones. Scenario ``i`` is
+    time by ``supportgym.suite.generator`` and then validated like hand-written ones. Scenario ``i`` is
     named ``<name>-<i>`` and depends only on (``seed``, ``i``) and the settings, not on ``count``."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=32)] | None = None

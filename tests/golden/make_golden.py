@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import supportgym  # noqa: E402,F401  (registers the environment)
 from agents.registry import make_agent  # noqa: E402
-from agents.rollout import run_episode  # noqa: E402
+from evaluation.play import run_episode  # noqa: E402
 
 SUITES = ("tutorial", "standard", "hard", "heldout")
 AGENTS = ("random", "naive", "runbook", "expert", "oracle")

@@ -294,6 +294,10 @@ def learn(args: Args, run_dir: Path, model: Any, evaluator: DomainEvaluator, cal
                     tb_log_name="run", progress_bar=False)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, Progress):
+                callback.close()
     elapsed = time.perf_counter() - start
     atomic_save(model, run_dir / "model.zip")
     save_checkpoint(model, run_dir)

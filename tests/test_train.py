@@ -300,3 +300,16 @@ def test_vec_normalize_statistics_travel_with_the_model(tmp_path, capsys):
     vec_normalize_path(run / "model.zip").unlink()
     with pytest.raises(ModelLoadError, match="trained under VecNormalize, but its statistics"):
         load_trained(str(run / "model.zip"), env)
+
+
+def test_the_shipped_hyperparameters_pass_the_checks():
+    import inspect
+
+    from training.config import load_hyperparams, validate_hyperparams
+    from training.models import ALGORITHM_CLASSES
+
+    for algo, cls in ALGORITHM_CLASSES.items():
+        for suite in ("tutorial", "standard", "hard"):
+            params = load_hyperparams(ROOT / "hyperparams.yml", algo, suite)
+            accepted = set(inspect.signature(cls.__init__).parameters)
+            assert validate_hyperparams(params, algo, accepted) == params, (algo, suite)

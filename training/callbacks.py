@@ -92,4 +92,10 @@ class Progress(BaseCallback):
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.update(min(self.num_timesteps, self.total) - self.bar.n)
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar (also after an interruption, when SB3 does not end training)."""
+        if self.bar is not None:
             self.bar.close()
+            self.bar = None

@@ -147,10 +147,12 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         saved = read_config(Path(args.resume))
         try:
             # The run's own settings; a --timesteps given now extends (or sets) its total.
-            args = Args(**{**saved["args"], "timesteps": args.timesteps or saved["args"]["timesteps"],
+            args = Args(**{**saved["args"], "timesteps": args.timesteps or saved["args"].get("timesteps"),
                            "resume": args.resume, "progress": args.progress})
         except TypeError as error:
             raise RunDirError(f"{Path(args.resume) / 'config.yaml'} does not match this train.py: {error}") from None
+        if isinstance(args.timesteps, bool) or not isinstance(args.timesteps, int) or args.timesteps <= 0:
+            raise RunDirError(f"{Path(args.resume) / 'config.yaml'} has no valid total of timesteps: pass --timesteps")
         hyperparams = saved["hyperparams"]
     else:
         args.timesteps = args.timesteps or DEFAULT_TIMESTEPS

@@ -92,3 +92,9 @@ def test_sigkill_mid_save_leaves_the_old_file_and_a_temporary_one_that_is_cleane
     assert is_run_dir(run)  # the leftover does not make it unrecognisable
     assert remove_temporary_files(run) == leftovers
     assert sorted(p.name for p in target.parent.iterdir()) == ["checkpoint_200_steps.zip"]
+
+
+def test_a_runs_root_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "runs").write_text("not a directory")
+    with pytest.raises(RunDirError, match="cannot create the run directory"):
+        resolve_run_dir("x", tmp_path / "runs", force=False)

@@ -67,7 +67,10 @@ def resolve_run_dir(name: str, runs_root: Path, force: bool) -> Path:
             raise RunDirError(f"{path} already holds a run: pass --force to replace it, "
                               f"or --resume {path} to continue it")
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # e.g. --runs-root names a file, or a directory we may not write
+        raise RunDirError(f"cannot create the run directory {path}: {error.strerror or error}") from None
     return path
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
-import yaml
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize

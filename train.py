@@ -103,8 +103,10 @@ def parse_args(argv: list[str] | None = None) -> Args:
                    help="teacher episodes to clone (default: %(default)s)")
     p.add_argument("--warm-start-epochs", type=_positive, default=d.warm_start_epochs,
                    help="passes over the demonstrations (default: %(default)s)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue a run from its last checkpoint (with --timesteps: to a new total)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run directory (never a directory that is not a run)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return Args(**vars(p.parse_args(argv)))
 

@@ -7,32 +7,40 @@
     tensorboard --logdir runs                         # watch the curves
 
 A run directory holds config.yaml (every setting, resolved), command.txt, TensorBoard events
-(tb/), checkpoints/, best_model.zip (by periodic evaluation) and model.zip (the final model).
-Ctrl-C saves model.zip and a checkpoint, then exits.
+(tb/), checkpoints/, best_model.zip (by periodic evaluation) and model.zip (the final model);
+under VecNormalize (hyperparameter ``normalize``) each model has its statistics beside it.
+Ctrl-C saves model.zip and a checkpoint, then exits. A run stopped at any moment can be resumed
+(--resume) or rerun; --resume of a finished run says so, or continues it to a larger --timesteps.
+Every value is checked before any work starts: a bad one is a usage error (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import shlex
 import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
-import yaml
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import supportgym
+from agents.registry import RULE_AGENTS
+from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
+from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
 from training.callbacks import AtomicCheckpoint, DomainEval, Progress
-from training.config import ConfigError, apply_overrides, load_hyperparams
+from training.config import TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams, validate_hyperparams
 from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
-from training.rundir import RunDirError, atomic_save, latest_checkpoint, resolve_run_dir
+from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, latest_checkpoint, read_config,
+                             remove_temporary_files, resolve_run_dir, save_checkpoint, write_config)
 from training.shaping import ImpactShaping
 from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
@@ -63,14 +71,20 @@ class Args:
     progress: bool = True
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A usage error in one line (argparse would print the whole usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> Args:
     d = Args()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
     p.add_argument("--suite", default=d.suite, help="built-in suite name or suite file (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive, default=None,
                    help=f"total environment steps (default: {DEFAULT_TIMESTEPS}, or the resumed run's)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the algorithm and the environments")
+    p.add_argument("--seed", type=_non_negative, default=d.seed, help="seed of the algorithm and the environments")
     p.add_argument("--n-envs", type=_positive, default=None, help="parallel environments (default: hyperparams)")
     p.add_argument("--run-dir", default=None, help="run name, a directory under --runs-root (default: algo_suite_sSEED)")
     p.add_argument("--runs-root", default=d.runs_root, help="where runs live (default: %(default)s)")
@@ -89,117 +103,217 @@ def parse_args(argv: list[str] | None = None) -> Args:
                    help="teacher episodes to clone (default: %(default)s)")
     p.add_argument("--warm-start-epochs", type=_positive, default=d.warm_start_epochs,
                    help="passes over the demonstrations (default: %(default)s)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue a run from its last checkpoint (with --timesteps: to a new total)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run directory (never a directory that is not a run)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return Args(**vars(p.parse_args(argv)))
 
 
+def _integer(text: str, low: int, what: str) -> int:
+    try:
+        number = float(text)  # accepts 2e6
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer() or number < low:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return int(number)
+
+
 def _positive(text: str) -> int:
-    value = int(float(text))  # accepts 2e6
-    if value <= 0 or value != float(text):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _integer(text, 1, "a positive integer")
+
+
+def _non_negative(text: str) -> int:
+    return _integer(text, 0, "a non-negative integer")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return train(args, argv if argv is not None else sys.argv[1:])
-    except (ConfigError, RunDirError, supportgym.SuiteError) as error:
+    except (ConfigError, RunDirError, ModelLoadError, supportgym.SuiteError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
+    except SaveError as error:  # e.g. a full disk: the last good files are intact
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 1
 
 
-def train(args: Args, argv: list[str]) -> int:
-    torch.set_num_threads(args.torch_threads)
-
-    # --- 1. where the run lives, and its settings -------------------------------------------
+def plan(args: Args) -> tuple[Args, dict[str, Any]]:
+    """Check every setting of a new run (or of the run being resumed) before any work starts.
+    Returns the args (with the total of timesteps) and the checked hyperparameters."""
     if args.resume:
-        run_dir = Path(args.resume)
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else None
-        if saved is None:
-            raise RunDirError(f"{run_dir} has no config.yaml: not a run directory")
-        # The run's own settings; a --timesteps given now extends (or sets) its total.
-        args = Args(**{**saved["args"], "timesteps": args.timesteps or saved["args"]["timesteps"],
-                       "resume": str(run_dir), "progress": args.progress})
+        saved = read_config(Path(args.resume))
+        try:
+            # The run's own settings; a --timesteps given now extends (or sets) its total.
+            args = Args(**{**saved["args"], "timesteps": args.timesteps or saved["args"].get("timesteps"),
+                           "resume": args.resume, "progress": args.progress})
+        except TypeError as error:
+            raise RunDirError(f"{Path(args.resume) / 'config.yaml'} does not match this train.py: {error}") from None
+        if isinstance(args.timesteps, bool) or not isinstance(args.timesteps, int) or args.timesteps <= 0:
+            raise RunDirError(f"{Path(args.resume) / 'config.yaml'} has no valid total of timesteps: pass --timesteps")
         hyperparams = saved["hyperparams"]
     else:
         args.timesteps = args.timesteps or DEFAULT_TIMESTEPS
-        if supportgym.load_suite(args.suite).heldout:  # a bad suite fails here too, before anything is written
-            raise ConfigError(f"suite {args.suite!r} is held out: evaluate on it, never train on it")
         hyperparams = apply_overrides(load_hyperparams(Path(args.hyperparams), args.algo, args.suite), args.hp)
+    if args.algo not in ALGORITHM_CLASSES:
+        raise ConfigError(f"unknown algorithm {args.algo!r} (one of: {', '.join(ALGORITHM_CLASSES)})")
+    suite = supportgym.load_suite(args.suite)  # a bad suite fails here, before anything is written
+    if suite.heldout:
+        raise ConfigError(f"suite {args.suite!r} is held out: evaluate on it, never train on it")
+    if args.max_services < suite.max_services:
+        raise ConfigError(f"--max-services {args.max_services} is smaller than suite {suite.name!r}, whose largest "
+                          f"topology has {suite.max_services} services")
+    accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
+    hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
+    if args.warm_start is not None:
+        if args.warm_start not in RULE_AGENTS:
+            raise ConfigError(f"--warm-start {args.warm_start!r}: warm start needs a rule-based teacher "
+                              f"({', '.join(RULE_AGENTS)})")
+        if args.algo not in CLONABLE:
+            raise ConfigError(f"--warm-start works with {', '.join(CLONABLE)}, not {args.algo}")
+        if hyperparams.get("normalize"):
+            raise ConfigError("--warm-start clones on raw observations: it cannot be combined with normalize")
+    return args, hyperparams
+
+
+def train(args: Args, argv: list[str]) -> int:
+    args, hyperparams = plan(args)
+
+    # --- 1. where the run lives -----------------------------------------------------------------
+    config = {"args": asdict(args), "hyperparams": hyperparams, "versions": _versions()}
+    found = None
+    if args.resume:
+        run_dir = Path(args.resume)
+        remove_temporary_files(run_dir)  # left by a process killed mid-save
+        found = latest_checkpoint(run_dir)
+        if found is not None and found[1] >= args.timesteps:
+            print(f"{run_dir} is finished: {found[1]} steps of {args.timesteps}; "
+                  f"pass --resume {run_dir} --timesteps N with N > {found[1]} to continue it")
+            return 0
+        write_config(run_dir, config)  # with the new total of timesteps
+    else:
         run_dir = resolve_run_dir(args.run_dir or f"{args.algo}_{Path(args.suite).stem}_s{args.seed}",
                                   Path(args.runs_root), args.force)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump({"args": asdict(args), "hyperparams": hyperparams,
-                                                            "versions": _versions()}, sort_keys=False))
-        (run_dir / "command.txt").write_text(shlex.join([sys.executable, "train.py", *argv]) + "\n")
+        write_config(run_dir, config)
+        atomic_write(run_dir / "command.txt", (shlex.join([sys.executable, "train.py", *argv]) + "\n").encode())
+
+    torch.set_num_threads(args.torch_threads)
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
+    venv: VecEnv | None = None
+    model = None
+    try:
+        try:
+            venv = make_envs(args, hyperparams, found[0] if found else None)
+            model, evaluator, callbacks = setup(args, hyperparams, run_dir, venv, found)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted before training started: nothing to save. Rerun the same command, "
+                  f"or train.py --resume {run_dir}", file=sys.stderr)
+            return 130
+        return learn(args, run_dir, model, evaluator, callbacks)
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        if model is not None and getattr(model, "_logger", None) is not None:
+            model.logger.close()  # releases the TensorBoard writer and its thread
+        if venv is not None:
+            venv.close()
+
+
+def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) -> VecEnv:
+    """The training environments: a DummyVecEnv (faster than subprocesses on 2 cores), with
+    impact shaping and VecNormalize if the hyperparameters ask for them (VecNormalize with the
+    statistics of ``checkpoint`` when resuming)."""
+    normalize = hyperparams.get("normalize", False)
+    stats = vec_normalize_path(checkpoint) if normalize and checkpoint is not None else None
+    if stats is not None and not stats.is_file():
+        raise RunDirError(f"the run trains under VecNormalize, but the statistics of {checkpoint.name} ({stats}) "
+                          "are missing")
     n_envs = args.n_envs or int(hyperparams.get("n_envs", 8))
     shaping = float(hyperparams.get("impact_shaping", 0.0))
-    algo_kwargs = {k: v for k, v in hyperparams.items() if k not in ("n_envs", "impact_shaping")}
-
-    # --- 2. environments: DummyVecEnv (faster than subprocesses on 2 cores) --------------------
+    gamma = float(hyperparams.get("gamma", 0.99))
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    wrapper, wrapper_kwargs = (ImpactShaping, {"coef": shaping, "gamma": algo_kwargs.get("gamma", 0.99)}) \
-        if shaping else (None, None)
+    wrapper, wrapper_kwargs = (ImpactShaping, {"coef": shaping, "gamma": gamma}) if shaping else (None, None)
     venv = make_vec_env("supportgym/Incident-v0", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
                         wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
+    if stats is not None:
+        try:
+            normalizer = load_vec_normalize(stats)
+        except ModelLoadError:
+            venv.close()
+            raise
+        normalizer.set_venv(venv)
+        return normalizer
+    if normalize:
+        return VecNormalize(venv, **{"gamma": gamma, **(normalize if isinstance(normalize, dict) else {})})
+    return venv
 
-    # --- 3. the model: new, or the last checkpoint of the run being resumed ------------------
+
+def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
+          found: tuple[Path, int] | None) -> tuple[Any, DomainEvaluator, list]:
+    """The model (new, or the last checkpoint of the run being resumed) and the callbacks."""
     algo_class = ALGORITHM_CLASSES[args.algo]
-    if args.resume:
-        found = latest_checkpoint(run_dir)
-        if found is None:
-            raise RunDirError(f"{run_dir} has no checkpoint to resume from")
+    if found is not None:
         checkpoint, steps = found
         try:
-            model = algo_class.load(checkpoint, env=venv, device="cpu")
-        except Exception as error:  # a truncated or corrupt zip
+            model = load_model(algo_class, checkpoint, env=venv)
+        except ModelLoadError as error:
             raise RunDirError(f"cannot load checkpoint {checkpoint}: {error}") from None
         print(f"resuming {run_dir} from {checkpoint.name} ({steps} steps)")
     else:
+        if args.resume:
+            print(f"{run_dir} has no checkpoint yet: starting it afresh")
+        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in TRAINER_KEYS}
         try:
             model = algo_class(env=venv, seed=args.seed, device="cpu", verbose=0,
                                tensorboard_log=str(run_dir / "tb"), **algo_kwargs)
-        except (TypeError, ValueError, AssertionError) as error:  # an unknown name or a bad value
+        except (TypeError, ValueError, AssertionError) as error:  # a value only the algorithm can judge
             raise ConfigError(f"bad hyperparameters for {args.algo}: {error}") from None
         if args.warm_start:
             warm_start(model, args)
     model.tensorboard_log = str(run_dir / "tb")
+    if isinstance(model.get_env(), VecNormalize):
+        setattr(model, VECNORMALIZE_MARKER, True)  # saved in the model's data: its statistics are needed
 
-    # --- 4. callbacks: checkpoints, domain evaluation with baseline lines, progress ------------
     evaluator = DomainEvaluator(args.suite, args.eval_episodes, seed=10_000 + args.seed,
                                 max_services=args.max_services, algo=args.algo)
     print(f"evaluating baselines on {args.eval_episodes} fixed episodes of {args.suite} ...")
     evaluation = DomainEval(evaluator, evaluator.baselines(), run_dir, args.eval_freq)
-    checkpoints = AtomicCheckpoint(run_dir, args.checkpoint_freq)
-    callbacks = [checkpoints, evaluation]
+    callbacks: list = [AtomicCheckpoint(run_dir, args.checkpoint_freq), evaluation]
     if args.progress:
         callbacks.append(Progress(args.timesteps, evaluation))
+    return model, evaluator, callbacks
 
-    # --- 5. train; Ctrl-C (or SIGTERM) saves and exits cleanly ------------------------------
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+def learn(args: Args, run_dir: Path, model: Any, evaluator: DomainEvaluator, callbacks: list) -> int:
+    """Train to the total; Ctrl-C (or SIGTERM) saves the model and a checkpoint and stops."""
+    evaluation = callbacks[1]
     remaining = args.timesteps - model.num_timesteps
     start, start_steps = time.perf_counter(), model.num_timesteps
     interrupted = False
     try:
-        if remaining > 0:
-            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
-                        tb_log_name="run", progress_bar=False)
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
+                    tb_log_name="run", progress_bar=False)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, Progress):
+                callback.close()
     elapsed = time.perf_counter() - start
     atomic_save(model, run_dir / "model.zip")
-    checkpoints.save()
-    if not interrupted and remaining > 0:
-        final = evaluation.run()
-    venv.close()
+    save_checkpoint(model, run_dir)
+    if not interrupted:
+        try:
+            final = evaluation.run()
+        except KeyboardInterrupt:  # during the final evaluation: the model is saved already
+            interrupted = True
 
-    # --- 6. report ----------------------------------------------------------------------------
     steps = model.num_timesteps - start_steps
     print(f"\n{'interrupted' if interrupted else 'finished'} after {model.num_timesteps} steps "
           f"({steps / max(elapsed, 1e-9):.0f} steps/s over {elapsed:.0f} s of training)")
-    if not interrupted and remaining > 0:
+    if not interrupted:
         refs = evaluator.baselines()
         line = ", ".join(f"{name} {m['score']:.1f}" for name, m in refs.items())
         print(f"normalised score {evaluation.first['score']:.1f} at {evaluation.first_steps} steps -> "
@@ -215,8 +329,6 @@ def train(args: Args, argv: list[str]) -> int:
 
 def warm_start(model, args: Args) -> None:
     """Behaviour-clone a rule-based teacher into the fresh policy (training/warmstart.py)."""
-    if args.algo not in CLONABLE:
-        raise ConfigError(f"--warm-start works with {', '.join(CLONABLE)}, not {args.algo}")
     start = time.perf_counter()
     try:
         demos = collect_demonstrations(args.suite, args.warm_start, args.warm_start_episodes, seed=50_000 + args.seed,

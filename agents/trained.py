@@ -7,14 +7,15 @@ the file's metadata, or given after the path: ``"runs/x/model.zip:maskable_ppo"`
 Masks: every algorithm acts only among allowed actions. MaskablePPO was trained with them; for
 PPO and RecurrentPPO the masked actions' logits are set to -inf, for DQN their Q-values.
 
-Security: an SB3 ``.zip`` holds pickled Python objects, and unpickling runs code. Only load
-files you trust — this module loads nothing but the paths it is explicitly given. To keep
-unpickling to the minimum, the spaces are checked from the file's plain-JSON description and
-then supplied from the environment, and every saved object that prediction does not need
-(schedules, buffers, the last rollout's observations, ...) is replaced through SB3's
-``custom_objects`` instead of being unpickled. The policy class is taken from the installed
-SB3 / sb3-contrib when the file names one of theirs; only a custom policy class or non-JSON
-``policy_kwargs`` are unpickled from the file.
+Safety: loading runs no code from the file (agents/safe_load.py): every pickled value is read
+with an unpickler that admits only what a policy needs, and the weights with
+``torch.load(weights_only=True)``. The spaces are checked from the file's plain-JSON description
+and then supplied from the environment.
+
+VecNormalize: a model trained under it (``train.py`` with ``normalize: true``) is saved with its
+statistics beside it, ``NAME_vecnormalize.pkl`` (or rl-zoo3's ``NAME/vecnormalize.pkl``); they
+are loaded with the model and applied to every observation. A model that says it was trained
+under VecNormalize but has no statistics beside it is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.safe_load import MAX_DATA_BYTES, ModelLoadError, load_model, load_vec_normalize
 from agents.view import Desk
+
+__all__ = ["ALGORITHMS", "ModelLoadError", "TrainedAgent", "load_trained", "parse_model_spec",
+           "vec_normalize_path"]
 
 #: Algorithm name -> (module, class).
 ALGORITHMS = {
@@ -45,17 +50,8 @@ _POLICY_MODULES = {
     "stable_baselines3.dqn.policies": "dqn",
     "stable_baselines3.common.policies": "ppo",
 }
-#: Saved objects prediction needs; everything else pickled in the file is replaced.
-_NEEDED = {"policy_class", "policy_kwargs"}
-#: Plain values for saved objects a loaded model needs to exist but prediction never uses.
-_REPLACEMENTS: dict[str, Any] = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": 0.2,
-                                 "clip_range_vf": None, "exploration_schedule": lambda _: 0.0, "buffer_size": 1,
-                                 "train_freq": 1}
-
-
-class ModelLoadError(ValueError):
-    """A model file cannot be used: missing, corrupt, of an unknown algorithm, or trained on
-    spaces that differ from the environment's. The message says which and what to do."""
+#: The attribute train.py sets on a model trained under VecNormalize (saved in its JSON data).
+VECNORMALIZE_MARKER = "trained_under_vecnormalize"
 
 
 def parse_model_spec(spec: str) -> tuple[Path, str | None]:
@@ -72,6 +68,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
         raise ModelLoadError(f"model file {path} does not exist")
     try:
         with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("data").file_size > MAX_DATA_BYTES:
+                raise ModelLoadError(f"{path}: its 'data' entry is larger than {MAX_DATA_BYTES >> 20} MiB: not a model")
             data = json.loads(archive.read("data"))
             archive.testzip()
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError) as e:
@@ -120,36 +118,28 @@ def check_spaces(data: dict[str, Any], env: gym.Env, path: Path) -> None:
             f"Discrete({want_n}); evaluate it with the max_services it was trained with")
 
 
-def _policy_class(data: dict[str, Any]) -> type | None:
-    """The installed SB3 / sb3-contrib policy class the file names, or None (unpickle it)."""
-    entry = data["policy_class"]
-    module = entry.get("__module__", "") if isinstance(entry, dict) else ""
-    match = re.search(r"<function (\w+)\.__init__", entry.get("__init__", "")) if isinstance(entry, dict) else None
-    if match is None or not module.startswith(("stable_baselines3.", "sb3_contrib.")):
-        return None
-    return getattr(importlib.import_module(module), match.group(1), None)
+def vec_normalize_path(model: Path) -> Path:
+    """Where the VecNormalize statistics of ``model`` (``NAME.zip``) are saved: ``NAME_vecnormalize.pkl``."""
+    return model.with_name(f"{model.stem}_vecnormalize.pkl")
 
 
-def custom_objects(data: dict[str, Any], env: gym.Env) -> dict[str, Any]:
-    """Replacements for every pickled object of ``data`` that prediction does not need."""
-    objects: dict[str, Any] = {"observation_space": env.observation_space, "action_space": env.action_space}
-    for key, value in data.items():
-        if key in objects or key in _NEEDED:
-            continue
-        if isinstance(value, dict) and ":serialized:" in value or key in _REPLACEMENTS:
-            objects[key] = _REPLACEMENTS.get(key)
-    if (policy := _policy_class(data)) is not None:
-        objects["policy_class"] = policy
-    return objects
+def find_vec_normalize(model: Path) -> Path | None:
+    """The statistics saved beside ``model``: train.py's name, or rl-zoo3's ``NAME/vecnormalize.pkl``."""
+    for candidate in (vec_normalize_path(model), model.with_suffix("") / "vecnormalize.pkl"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 class TrainedAgent:
     """An SB3 / sb3-contrib model behind the agent protocol, acting only among allowed actions."""
 
-    def __init__(self, model: Any, algo: str, desk: Desk, name: str):
+    def __init__(self, model: Any, algo: str, desk: Desk, name: str, normalizer: Any = None):
         self.model, self.algo, self.desk, self.name = model, algo, desk, name
         self.policy = model.policy
         self.policy.set_training_mode(False)
+        # A model being trained under VecNormalize acts on its live statistics.
+        self.normalizer = normalizer if normalizer is not None else model.get_vec_normalize_env()
 
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
@@ -157,6 +147,8 @@ class TrainedAgent:
 
         batch, masks, single = self.desk.batch(observation, action_masks)
         n = len(batch)
+        if self.normalizer is not None:
+            batch = self.normalizer.normalize_obs(batch)
         obs_t, _ = self.policy.obs_to_tensor(batch)
         with th.no_grad():
             if self.algo == "dqn":
@@ -194,10 +186,11 @@ def load_trained(spec: str, env: gym.Env) -> TrainedAgent:
         cls = getattr(importlib.import_module(module), cls_name)
     except ImportError as e:
         raise ModelLoadError(f"loading {path} needs {module} ({e}); install supportgym[train]") from None
-    try:
-        model = cls.load(path, env=None, device="cpu", custom_objects=custom_objects(data, env))
-    except ModelLoadError:
-        raise
-    except Exception as e:  # a corrupt or foreign file fails in many ways inside SB3 and torch
-        raise ModelLoadError(f"{path} could not be loaded as {cls_name}: {type(e).__name__}: {e}") from None
-    return TrainedAgent(model, algo, Desk.of(env), name=str(path))
+    stats = find_vec_normalize(path)
+    if stats is None and data.get(VECNORMALIZE_MARKER) is True:
+        raise ModelLoadError(f"{path} was trained under VecNormalize, but its statistics "
+                             f"({vec_normalize_path(path).name}) are not beside it: copy them with the model")
+    normalizer = load_vec_normalize(stats) if stats is not None else None
+    model = load_model(cls, path, replace={"observation_space": env.observation_space,
+                                           "action_space": env.action_space})
+    return TrainedAgent(model, algo, Desk.of(env), name=str(path), normalizer=normalizer)

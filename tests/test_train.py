@@ -55,15 +55,51 @@ def test_smoke_training_of_each_algorithm(tmp_path, algo):
     assert "evaluate.py --suite tutorial" in result.stdout and "tensorboard --logdir" in result.stdout
 
 
-def test_resume_continues_the_step_count(tmp_path):
+def test_resume_continues_the_step_count_and_a_finished_run_says_so(tmp_path):
     first = train(tmp_path, "--run-dir", "r", "--timesteps", "600", "--checkpoint-freq", "200", *TINY,
                   *TINY_HP["maskable_ppo"])
     assert first.returncode == 0, first.stderr[-2000:]
+    finished = train(tmp_path, "--resume", str(tmp_path / "r"), "--no-progress")
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "is finished" in finished.stdout and "--timesteps N" in finished.stdout
     second = train(tmp_path, "--resume", str(tmp_path / "r"), "--timesteps", "1200", "--no-progress")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming" in second.stdout
     steps = sorted(int(p.name.split("_")[1]) for p in (tmp_path / "r" / "checkpoints").glob("*.zip"))
     assert steps[-1] >= 1200
+    again = train(tmp_path, "--resume", str(tmp_path / "r"), "--no-progress")  # the new total was kept
+    assert again.returncode == 0 and "is finished" in again.stdout, again.stderr[-2000:]
+
+
+def foreground(command: list[str]) -> subprocess.Popen:
+    """Start ``command`` as a foreground process would be: with SIGINT at its default (a shell
+    starts a background job, e.g. with ``&``, with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt)."""
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_a_run_that_resume_or_a_rerun_accepts(tmp_path):
+    # the baselines' evaluation on 60 episodes, before training, takes over a second: interrupt it
+    settings = ["--timesteps", "300", "--suite", "tutorial", "--eval-episodes", "60", "--n-envs", "2",
+                "--no-progress", *TINY_HP["maskable_ppo"]]
+    for name in ("resumed", "rerun"):
+        proc = foreground([sys.executable, str(ROOT / "train.py"), "--runs-root", str(tmp_path), "--run-dir", name,
+                           *settings])
+        for line in proc.stdout:
+            if line.startswith("evaluating baselines"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err[-2000:]
+        assert "interrupted before training started" in err and "Traceback" not in err
+        assert not (tmp_path / name / "checkpoints").exists()
+    resumed = train(tmp_path, "--resume", str(tmp_path / "resumed"), "--no-progress")
+    assert resumed.returncode == 0 and "no checkpoint yet" in resumed.stdout, resumed.stderr[-2000:]
+    rerun = train(tmp_path, "--run-dir", "rerun", *TINY, *TINY_HP["maskable_ppo"], "--timesteps", "300")  # no --force
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert (tmp_path / "rerun" / "model.zip").exists()
 
 
 def test_existing_run_needs_force_and_names_cannot_escape(tmp_path):
@@ -76,22 +112,50 @@ def test_existing_run_needs_force_and_names_cannot_escape(tmp_path):
     assert not (tmp_path.parent / "outside").exists()
 
 
-def test_bad_arguments_get_usage_errors(tmp_path):
-    for args, message in ((["--algo", "a2c"], "invalid choice"), (["--timesteps", "-5"], "positive integer"),
-                          (["--suite", "nope"], "no built-in suite"), (["--hp", "oops"], "expected key=value"),
-                          (["--hp", "not_a_param=1", "--timesteps", "100"], "bad hyperparameters"),
-                          (["--hp", "learning_rate=fast", "--timesteps", "100"], "bad hyperparameters"),
-                          (["--suite", "heldout"], "held out")):
-        result = train(tmp_path, "--run-dir", "bad", *args, "--no-progress", "--force")
-        assert result.returncode == 2, (args, result.stderr[-500:])
-        assert message in result.stderr, (args, result.stderr[-500:])
-        assert "Traceback" not in result.stderr
+BAD_ARGUMENTS = (
+    (["--algo", "a2c"], "invalid choice"), (["--timesteps", "-5"], "positive integer"),
+    (["--seed", "-1"], "non-negative integer"), (["--seed", "x"], "non-negative integer"),
+    (["--max-services", "0"], "positive integer"), (["--max-services", "5"], "smaller than suite 'tutorial'"),
+    (["--suite", "hard", "--max-services", "12"], "smaller than suite"),
+    (["--suite", "nope"], "no built-in suite"), (["--suite", "heldout"], "held out"),
+    (["--hp", "oops"], "expected key=value"), (["--hp", "not_a_param=1"], "unknown name 'not_a_param'"),
+    (["--hp", "learning_rate=fast"], "learning_rate='fast': expected a number > 0"),
+    (["--hp", "n_envs=0"], "n_envs=0: expected an integer >= 1"),
+    (["--hp", "n_envs=abc"], "n_envs='abc': expected an integer"),
+    (["--hp", "n_steps=0"], "n_steps=0: expected an integer >= 1"),
+    (["--hp", "n_steps=1.5"], "expected an integer"), (["--hp", "batch_size=true"], "expected an integer"),
+    (["--hp", "gamma=1.5"], "gamma=1.5: expected a number in (0, 1]"), (["--hp", "ent_coef=-1"], "ent_coef"),
+    (["--hp", "learning_rate=.inf"], "learning_rate=inf"), (["--hp", "seed=3"], "use --seed"),
+    (["--hp", "policy_kwargs=[1]"], "expected a mapping"), (["--hp", "normalize={clip: 3}"], "unknown VecNormalize"),
+    (["--algo", "dqn", "--hp", "buffer_size=0"], "buffer_size=0"),
+    (["--warm-start", "oracle"], "rule-based teacher"), (["--warm-start", "expert", "--algo", "dqn"], "works with ppo"),
+    (["--warm-start", "expert", "--hp", "normalize=true"], "cannot be combined with normalize"),
+)
+
+
+@pytest.mark.parametrize("args, message", BAD_ARGUMENTS)
+def test_bad_arguments_are_one_line_usage_errors_before_any_work(tmp_path, capsys, args, message):
+    import train as train_module
+
+    try:
+        code = train_module.main(["--runs-root", str(tmp_path), "--run-dir", "bad", *args, "--no-progress"])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, (args, err)
+    assert message in err and err.count("\n") == 1 and err.startswith("train.py: error:"), (args, err)
+    assert not (tmp_path / "bad").exists()  # nothing was written
+
+
+def test_usage_errors_have_no_traceback_from_the_command_line(tmp_path):
+    for args, message in ((["--hp", "n_envs=0"], "n_envs=0"), (["--seed", "-1"], "non-negative")):
+        result = train(tmp_path, *args, "--no-progress")
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_sigint_leaves_a_loadable_model(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--runs-root", str(tmp_path), "--run-dir", "s",
-                             "--timesteps", "1000000", *TINY, *TINY_HP["maskable_ppo"]],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = foreground([sys.executable, str(ROOT / "train.py"), "--runs-root", str(tmp_path), "--run-dir", "s",
+                       "--timesteps", "1000000", *TINY, *TINY_HP["maskable_ppo"]])
     checkpoints = tmp_path / "s" / "checkpoints"
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "s" / "tb").exists():
@@ -116,20 +180,22 @@ def test_corrupt_checkpoint_is_reported_clearly(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+def test_checkpoint_writes_are_atomic(tmp_path):
     from training.rundir import atomic_save
 
     class Exploding:
+        def get_vec_normalize_env(self):
+            return None
+
         def save(self, path):
-            Path(path).write_bytes(b"partial")
-            raise OSError("disk full")
+            path.write(b"partial")
+            raise OSError("cannot serialise")
 
     target = tmp_path / "model.zip"
     target.write_bytes(b"previous")
     with pytest.raises(OSError):
         atomic_save(Exploding(), target)
     assert target.read_bytes() == b"previous" and list(tmp_path.iterdir()) == [target]
-    assert os.path.exists(target)
 
 
 def test_warm_start_clones_the_expert_before_rl(tmp_path):
@@ -160,3 +226,90 @@ def test_hyperparameter_overrides_read_numbers_as_users_write_them():
 
     params = apply_overrides({"n_steps": 256}, ["learning_rate=1e-4", "n_steps=512", "policy_kwargs={net_arch: [64]}"])
     assert params == {"n_steps": 512, "learning_rate": 1e-4, "policy_kwargs": {"net_arch": [64]}}
+
+
+IN_PROCESS = ["--suite", "tutorial", "--eval-episodes", "2", "--n-envs", "2", "--no-progress", "--timesteps", "256",
+              "--eval-freq", "128", "--checkpoint-freq", "128", *TINY_HP["maskable_ppo"]]
+
+
+def test_repeated_runs_in_one_process_release_their_writers(tmp_path, capsys):
+    import threading
+
+    import train as train_module
+
+    def writer_threads() -> int:
+        return sum(type(t).__name__ == "_AsyncWriterThread" for t in threading.enumerate())
+
+    before = writer_threads()
+    for name in ("one", "two", "three"):
+        assert train_module.main(["--runs-root", str(tmp_path), "--run-dir", name, *IN_PROCESS]) == 0
+        assert writer_threads() == before, name
+    assert scalar_tags(tmp_path / "three")  # the writer was flushed before it was closed
+
+
+def test_a_full_disk_mid_training_is_one_line_and_the_last_good_model_survives(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import train as train_module
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to tell which file is being written")
+    assert train_module.main(["--runs-root", str(tmp_path), "--run-dir", "d", *IN_PROCESS]) == 0
+    run = tmp_path / "d"
+    good = {p: p.read_bytes() for p in [run / "model.zip", *sorted((run / "checkpoints").iterdir())]}
+    real_fsync = os.fsync
+
+    def full_for_checkpoints(fd: int) -> None:
+        if "checkpoint_" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_for_checkpoints)
+    capsys.readouterr()
+    code = train_module.main(["--runs-root", str(tmp_path), "--resume", str(run), "--timesteps", "1024",
+                              "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "no space left on device" in err, err
+    assert "checkpoint_" in err and "Traceback" not in err
+    for path, content in good.items():
+        assert path.read_bytes() == content, path  # the last good model and checkpoints are intact
+    assert not [p for p in run.rglob(".tmp-*")]
+    from sb3_contrib import MaskablePPO
+    from agents.safe_load import load_model
+    assert load_model(MaskablePPO, run / "model.zip").num_timesteps >= 256
+
+
+def test_vec_normalize_statistics_travel_with_the_model(tmp_path, capsys):
+    import train as train_module
+    from agents.trained import load_trained, vec_normalize_path
+    from agents.safe_load import ModelLoadError
+
+    assert train_module.main(["--runs-root", str(tmp_path), "--run-dir", "n", *IN_PROCESS,
+                              "--hp", "normalize={norm_reward: false}"]) == 0
+    run = tmp_path / "n"
+    for model in (run / "model.zip", run / "best_model.zip", *(run / "checkpoints").glob("*.zip")):
+        assert vec_normalize_path(model).is_file(), model
+    env = gym.make("supportgym/Incident-v0", suite="tutorial")
+    agent = load_trained(str(run / "model.zip"), env)
+    assert agent.normalizer is not None and agent.normalizer.obs_rms.count > 256
+    obs, info = env.reset(seed=0)
+    action, _ = agent.predict(obs, action_masks=info["action_mask"])
+    assert info["action_mask"][int(action)]
+    assert train_module.main(["--runs-root", str(tmp_path), "--resume", str(run), "--timesteps", "512",
+                              "--no-progress"]) == 0
+    vec_normalize_path(run / "model.zip").unlink()
+    with pytest.raises(ModelLoadError, match="trained under VecNormalize, but its statistics"):
+        load_trained(str(run / "model.zip"), env)
+
+
+def test_the_shipped_hyperparameters_pass_the_checks():
+    import inspect
+
+    from training.config import load_hyperparams, validate_hyperparams
+    from training.models import ALGORITHM_CLASSES
+
+    for algo, cls in ALGORITHM_CLASSES.items():
+        for suite in ("tutorial", "standard", "hard"):
+            params = load_hyperparams(ROOT / "hyperparams.yml", algo, suite)
+            accepted = set(inspect.signature(cls.__init__).parameters)
+            assert validate_hyperparams(params, algo, accepted) == params, (algo, suite)

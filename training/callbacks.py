@@ -9,7 +9,7 @@ from typing import Callable
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
-from training.rundir import CHECKPOINT, atomic_save
+from training.rundir import atomic_save, save_checkpoint
 
 #: A function that evaluates a model on fixed episodes and returns metrics by name,
 #: including "score" (the normalised score); and the baselines' metrics on the same episodes.
@@ -21,23 +21,17 @@ class AtomicCheckpoint(BaseCallback):
 
     def __init__(self, run_dir: Path, every: int, keep: int = 3):
         super().__init__()
-        self.dir, self.every, self.keep = run_dir / "checkpoints", every, keep
+        self.run_dir, self.every, self.keep = run_dir, every, keep
         self.last = 0
+
+    def _on_training_start(self) -> None:
+        self.last = self.num_timesteps  # a resumed run counts from where it stood
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
-            self.save()
+            self.last = self.num_timesteps
+            save_checkpoint(self.model, self.run_dir, self.keep)
         return True
-
-    def save(self) -> Path:
-        self.last = self.num_timesteps
-        path = self.dir / f"checkpoint_{self.num_timesteps}_steps.zip"
-        atomic_save(self.model, path)
-        old = sorted((p for p in self.dir.glob("*.zip") if CHECKPOINT.match(p.name)),
-                     key=lambda p: int(CHECKPOINT.match(p.name).group(1)))
-        for stale in old[:-self.keep]:
-            stale.unlink(missing_ok=True)
-        return path
 
 
 class DomainEval(BaseCallback):
@@ -98,4 +92,10 @@ class Progress(BaseCallback):
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.update(min(self.num_timesteps, self.total) - self.bar.n)
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar (also after an interruption, when SB3 does not end training)."""
+        if self.bar is not None:
             self.bar.close()
+            self.bar = None

@@ -49,7 +49,7 @@ def test_smoke_training_of_each_algorithm(tmp_path, algo):
         assert (run / name).exists(), name
     assert list((run / "checkpoints").glob("checkpoint_*_steps.zip"))
     tags = scalar_tags(run)
-    for tag in ("eval/score", "eval/resolve_rate", "eval/time_to_resolve", "eval/impact_minutes",
+    for tag in ("eval/score", "eval/resolve_rate", "eval/mean_time_to_resolve", "eval/impact_minutes",
                 "eval/harmful_actions", "eval/escalations", "baselines/expert_score", "baselines/oracle_score"):
         assert tag in tags, (tag, sorted(tags))
     assert "evaluate.py --suite tutorial" in result.stdout and "tensorboard --logdir" in result.stdout

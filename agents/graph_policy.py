@@ -417,3 +417,38 @@ def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
     algorithm = getattr(importlib.import_module(module), cls_name)
     objects = {"observation_space": env.observation_space, "action_space": env.action_space, **_UNUSED}
     return algorithm.load(path, env=None, device=device, custom_objects=objects)
+
+
+class GraphPolicyAgent:
+    """A graph-policy model behind the agents' ``predict`` protocol, playing an *unwrapped*
+    supportgym env: it appends that env's current call graph to each observation itself, so
+    ``evaluate.py`` can hand it the same observations as every other agent."""
+
+    def __init__(self, model: Any, env: gym.Env, name: str = "graph"):
+        self.model, self.env, self.name = model, env, name
+        self.max_services = int(model.policy.max_services)
+        self.model.policy.set_training_mode(False)
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 1
+        if not single and len(obs) != 1:
+            raise ValueError("GraphPolicyAgent plays one env: it appends that env's call graph to one observation")
+        graph = padded_call_graph(self.env, self.max_services)
+        wrapped, _ = self.model.policy.obs_to_tensor(np.concatenate([obs.reshape(-1), graph])[None])
+        with th.no_grad():
+            logits = self.model.policy.get_distribution(wrapped).distribution.logits
+            if action_masks is not None:  # act only among allowed actions, PPO and MaskablePPO alike
+                allowed = th.as_tensor(np.asarray(action_masks, dtype=bool).reshape(1, -1), device=logits.device)
+                logits = logits.masked_fill(~allowed, -th.inf)
+            action = logits.argmax(dim=1) if deterministic else th.distributions.Categorical(logits=logits).sample()
+        action = action.cpu().numpy()
+        return (np.array(action[0]) if single else action), state
+
+
+def load_graph_agent(path: str | Path, env: gym.Env, name: str | None = None) -> GraphPolicyAgent:
+    """:func:`load_graph_policy` for an unwrapped supportgym ``env``, as an agent (see
+    :class:`GraphPolicyAgent`); any ``max_services`` the topologies fit in."""
+    model = load_graph_policy(path, CallGraphObservation(env))
+    return GraphPolicyAgent(model, env, name or str(path))

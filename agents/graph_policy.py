@@ -39,7 +39,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
@@ -329,6 +329,17 @@ class _GraphPolicyMixin:
         kwargs["features_extractor_kwargs"] = {"layout": self.layout, "max_services": self.max_services, "dim": dim,
                                                "message_rounds": message_rounds, "attention_heads": attention_heads}
         kwargs["net_arch"] = []
+        # The critic gets an encoder of its own by default: with one shared encoder, the value
+        # loss of the first PPO updates after a behaviour-cloning warm start (an untrained value
+        # head) rewrites the features the cloned actor relies on, and the policy collapses.
+        kwargs.setdefault("share_features_extractor", False)
+
+    def extract_features(self, obs: th.Tensor, features_extractor: BaseFeaturesExtractor | None = None):
+        """As SB3's, but an encoder asked for by name is used even when actor and critic have their
+        own (SB3 ignores it then): behaviour cloning asks for the actor's alone."""
+        if features_extractor is not None:
+            return BaseModel.extract_features(self, obs, features_extractor)
+        return super().extract_features(obs)
 
     def _build(self, lr_schedule) -> None:
         self.mlp_extractor = _Latents(self.features_dim)
@@ -353,7 +364,8 @@ class _GraphPolicyMixin:
 class GraphPolicy(_GraphPolicyMixin, ActorCriticPolicy):
     """The graph policy for SB3 ``PPO``. Keyword arguments: ``layout`` (a :class:`GraphLayout` or
     its fields; default :func:`native_layout`), ``dim`` (embedding width), ``message_rounds``,
-    ``attention_heads``; plus ActorCriticPolicy's own (``ortho_init``, ``optimizer_kwargs``, ...)."""
+    ``attention_heads``; plus ActorCriticPolicy's own (``ortho_init``, ``optimizer_kwargs``, ...).
+    ``share_features_extractor`` defaults to False here: actor and critic have encoders of their own."""
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, lr_schedule, *,
                  layout: GraphLayout | dict[str, Any] | None = None, dim: int = 32, message_rounds: int = 3,
@@ -387,7 +399,8 @@ _UNUSED: dict[str, Any] = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "
                            "clip_range_vf": None}
 
 
-def _saved_policy_name(path: Path) -> str:
+def _saved_data(path: Path) -> tuple[dict[str, Any], str]:
+    """The plain-JSON ``data`` entry of an SB3 zip (nothing unpickled) and its graph policy's class name."""
     try:
         with zipfile.ZipFile(path) as archive:
             data = json.loads(archive.read("data"))
@@ -396,7 +409,7 @@ def _saved_policy_name(path: Path) -> str:
         raise ValueError(f"{path} is not a model saved by stable-baselines3 ({type(e).__name__}: {e})") from None
     for name in _ALGORITHMS:
         if f"<function {name}.__init__" in init:
-            return name
+            return data, name
     raise ValueError(f"{path} was not trained with a graph policy ({', '.join(_ALGORITHMS)})")
 
 
@@ -407,15 +420,22 @@ def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
 
     ``env`` must give the observation the policy was trained on (e.g. wrapped in
     :class:`CallGraphObservation`). A model file holds pickled objects: load only files you trust.
+    To unpickle as little as possible, the policy class comes from this module and every pickled
+    object that prediction does not need (schedules, the last rollout, ...) is replaced.
     """
     import importlib
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model file {path} does not exist")
-    module, cls_name = _ALGORITHMS[_saved_policy_name(path)]
+    data, policy_name = _saved_data(path)
+    module, cls_name = _ALGORITHMS[policy_name]
     algorithm = getattr(importlib.import_module(module), cls_name)
-    objects = {"observation_space": env.observation_space, "action_space": env.action_space, **_UNUSED}
+    objects: dict[str, Any] = {key: _UNUSED.get(key) for key, value in data.items()
+                               if isinstance(value, dict) and ":serialized:" in value and key != "policy_kwargs"}
+    objects |= {key: value for key, value in _UNUSED.items() if key in data}
+    objects |= {"policy_class": globals()[policy_name], "observation_space": env.observation_space,
+                "action_space": env.action_space}
     return algorithm.load(path, env=None, device=device, custom_objects=objects)
 
 

@@ -43,7 +43,8 @@ def _outputs(policy, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(unnormalised logits, values) of a batch of observations."""
     obs_t, _ = policy.obs_to_tensor(obs)
     with th.no_grad():
-        logits = policy.action_net(policy.mlp_extractor.forward_actor(policy.extract_features(obs_t)))
+        features = policy.extract_features(obs_t, policy.pi_features_extractor)
+        logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
         values = policy.predict_values(obs_t)
     return logits.numpy(), values.numpy()[:, 0]
 
@@ -138,11 +139,12 @@ def _pad(obs: np.ndarray, n: int, to: int) -> np.ndarray:
     return np.concatenate([services.reshape(len(obs), -1), obs[:, n * f:n * f + g], graph.reshape(len(obs), -1)], 1)
 
 
-@pytest.mark.parametrize("algorithm,policy", [(MaskablePPO, MaskableGraphPolicy), (PPO, GraphPolicy)])
-def test_per_service_logits_permute_with_the_slots_and_the_rest_does_not_change(algorithm, policy):
+@pytest.mark.parametrize("algorithm,policy,share", [(MaskablePPO, MaskableGraphPolicy, False),
+                                                    (MaskablePPO, MaskableGraphPolicy, True), (PPO, GraphPolicy, False)])
+def test_per_service_logits_permute_with_the_slots_and_the_rest_does_not_change(algorithm, policy, share):
     n = 16
     env = _env(n)
-    model = _model(env, algorithm, policy)
+    model = algorithm(policy, env, n_steps=32, batch_size=32, policy_kwargs={"share_features_extractor": share})
     th.manual_seed(1)
     with th.no_grad():  # larger output weights than the near-zero initial ones, so differences show
         for head in (model.policy.action_net.service, model.policy.action_net.globals):
@@ -165,7 +167,8 @@ def test_the_call_graph_and_its_direction_matter():
     f, g, n = LAYOUT.service_features, LAYOUT.global_features, 16
     graph = obs[:, n * f + g:].reshape(-1, n, n)
     reversed_ = np.concatenate([obs[:, :n * f + g], graph.transpose(0, 2, 1).reshape(len(obs), -1)], axis=1)
-    embeddings = [policy.extract_features(policy.obs_to_tensor(o)[0]).detach().numpy() for o in (obs, reversed_)]
+    embeddings = [policy.extract_features(policy.obs_to_tensor(o)[0], policy.pi_features_extractor).detach().numpy()
+                  for o in (obs, reversed_)]
     assert np.abs(embeddings[0] - embeddings[1]).max() > 1e-4
 
 
@@ -240,16 +243,12 @@ def test_load_rejects_what_is_not_a_graph_model(tmp_path):
         load_graph_policy(tmp_path / "missing.zip", _env())
 
 
-@pytest.mark.slow
-def test_behaviour_cloning_the_expert_into_the_graph_policy_learns_its_choices():
-    """training/warmstart.behaviour_clone works on the graph policy unchanged."""
-    from training.warmstart import behaviour_clone
-
-    env = _env(16)
+def _expert_demonstrations(env: CallGraphObservation, episodes: int) -> tuple[np.ndarray, ...]:
+    """The expert's (wrapped observations, actions, masks); the expert reads the plain observation."""
     expert = make_agent("expert", env.env)
     inner = env.env.observation_space.shape[0]
     observations, actions, masks = [], [], []
-    for seed in range(150):
+    for seed in range(episodes):
         obs, info = env.reset(seed=seed)
         state, start = None, np.ones(1, dtype=bool)
         while True:
@@ -262,5 +261,29 @@ def test_behaviour_cloning_the_expert_into_the_graph_policy_learns_its_choices()
             obs, _, terminated, truncated, info = env.step(int(action))
             if terminated or truncated:
                 break
-    fit = behaviour_clone(_model(env).policy, np.array(observations), np.array(actions), np.array(masks), epochs=15)
+    return np.array(observations), np.array(actions), np.array(masks)
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_behaviour_cloning_trains_the_actor_alone(share):
+    """training/warmstart.behaviour_clone works on the graph policy unchanged, with or without an
+    encoder shared with the critic; without, the critic's encoder is left alone."""
+    from training.warmstart import behaviour_clone
+
+    env = _env(16)
+    policy = MaskablePPO(MaskableGraphPolicy, env, policy_kwargs={"share_features_extractor": share}).policy
+    critic = {k: v.clone() for k, v in policy.vf_features_extractor.state_dict().items()}
+    actor = {k: v.clone() for k, v in policy.pi_features_extractor.state_dict().items()}
+    behaviour_clone(policy, *_expert_demonstrations(env, 3), epochs=1)
+    changed = [not th.equal(v, policy.pi_features_extractor.state_dict()[k]) for k, v in actor.items()]
+    unchanged = [th.equal(v, policy.vf_features_extractor.state_dict()[k]) for k, v in critic.items()]
+    assert any(changed) and all(unchanged) == (not share)
+
+
+@pytest.mark.slow
+def test_behaviour_cloning_the_expert_into_the_graph_policy_learns_its_choices():
+    from training.warmstart import behaviour_clone
+
+    env = _env(16)
+    fit = behaviour_clone(_model(env).policy, *_expert_demonstrations(env, 150), epochs=15)
     assert fit["accuracy"] > 0.8, fit

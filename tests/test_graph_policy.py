@@ -8,13 +8,16 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch as th
 from gymnasium.utils.env_checker import check_env
-from sb3_contrib import MaskablePPO
-from stable_baselines3 import PPO
 
-import supportgym  # noqa: F401  (registers the environment)
-from agents.graph_policy import (
+th = pytest.importorskip("torch")  # the training extra: supportgym[train]
+pytest.importorskip("sb3_contrib")
+
+from sb3_contrib import MaskablePPO  # noqa: E402
+from stable_baselines3 import PPO  # noqa: E402
+
+import supportgym  # noqa: E402, F401  (registers the environment)
+from agents.graph_policy import (  # noqa: E402
     CallGraphObservation,
     GraphLayout,
     GraphPolicy,
@@ -24,8 +27,8 @@ from agents.graph_policy import (
     load_graph_policy,
     native_layout,
 )
-from agents.registry import make_agent
-from agents.rollout import run_episode
+from agents.registry import make_agent  # noqa: E402
+from agents.rollout import run_episode  # noqa: E402
 
 LAYOUT = native_layout()
 
@@ -139,8 +142,8 @@ def _pad(obs: np.ndarray, n: int, to: int) -> np.ndarray:
     return np.concatenate([services.reshape(len(obs), -1), obs[:, n * f:n * f + g], graph.reshape(len(obs), -1)], 1)
 
 
-@pytest.mark.parametrize("algorithm,policy,share", [(MaskablePPO, MaskableGraphPolicy, False),
-                                                    (MaskablePPO, MaskableGraphPolicy, True), (PPO, GraphPolicy, False)])
+@pytest.mark.parametrize("algorithm,policy,share", [
+    (MaskablePPO, MaskableGraphPolicy, False), (MaskablePPO, MaskableGraphPolicy, True), (PPO, GraphPolicy, False)])
 def test_per_service_logits_permute_with_the_slots_and_the_rest_does_not_change(algorithm, policy, share):
     n = 16
     env = _env(n)

@@ -288,5 +288,5 @@ def test_behaviour_cloning_the_expert_into_the_graph_policy_learns_its_choices()
     from training.warmstart import behaviour_clone
 
     env = _env(16)
-    fit = behaviour_clone(_model(env).policy, *_expert_demonstrations(env, 150), epochs=15)
+    fit = behaviour_clone(_model(env).policy, *_expert_demonstrations(env, 150), epochs=25, batch_size=128)
     assert fit["accuracy"] > 0.8, fit

@@ -329,9 +329,9 @@ class _GraphPolicyMixin:
         kwargs["features_extractor_kwargs"] = {"layout": self.layout, "max_services": self.max_services, "dim": dim,
                                                "message_rounds": message_rounds, "attention_heads": attention_heads}
         kwargs["net_arch"] = []
-        # The critic gets an encoder of its own by default: with one shared encoder, the value
-        # loss of the first PPO updates after a behaviour-cloning warm start (an untrained value
-        # head) rewrites the features the cloned actor relies on, and the policy collapses.
+        # The critic gets an encoder of its own by default, as SB3's MlpPolicy gives it a network
+        # of its own: then the value loss never moves the actor's features (after a behaviour-
+        # cloning warm start the critic is untrained, and its large early errors would).
         kwargs.setdefault("share_features_extractor", False)
 
     def extract_features(self, obs: th.Tensor, features_extractor: BaseFeaturesExtractor | None = None):

@@ -115,8 +115,8 @@ def native_layout(adjacency: bool = True) -> GraphLayout:
     """The layout of supportgym's observation and action space (with the call graph appended by
     :class:`CallGraphObservation` when ``adjacency``). The one place this module reads the
     environment's encoding: when the native observation gains the call graph, only this changes."""
-    from supportgym.catalog import N_SERVICE_ACTIONS, ActionKind
-    from supportgym.layout import GF, SF
+    from supportgym.contract.observation import GF, SF
+    from supportgym.contract.vocabulary import N_SERVICE_ACTIONS, ActionKind
 
     return GraphLayout(service_features=len(SF), global_features=len(GF), present_feature=SF["present"],
                        service_actions=N_SERVICE_ACTIONS, global_actions=len(ActionKind) - N_SERVICE_ACTIONS,

@@ -58,7 +58,7 @@ def main() -> None:
         print(f"{label:<12}{services:>9}{sps:>10.0f}{us:>9.1f}", flush=True)
 
     print(f"{'suite':<12}{'services':>9}{'steps/s':>10}{'µs/step':>9}")
-    for suite in supportgym.builtin_suites():
+    for suite in supportgym.builtin_suites(training_distributions=False):
         env = gym.make("supportgym/Incident-v0", suite=suite)
         report(suite, env.unwrapped.suite.max_services, env)
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ from supportgym.contract.vocabulary import ActionKind
 from supportgym.stages.signal import signals
 from tests.conftest import make
 
-ALL_SCENARIOS = [(suite, name) for suite in supportgym.builtin_suites()
+ALL_SCENARIOS = [(suite, name) for suite in supportgym.builtin_suites(training_distributions=False)
                  for name in supportgym.load_suite(suite).scenario_names]
 
 

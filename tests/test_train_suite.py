@@ -14,10 +14,11 @@ from gymnasium.utils.env_checker import check_env
 
 import supportgym  # noqa: F401  (registers the environment)
 from supportgym.suite import builtin_suite_dir, load_suite
-from supportgym.topology_gen import api_depth, shape_fingerprint
+from supportgym.suite.loading import TRAINING_DISTRIBUTIONS
+from supportgym.suite.topology_gen import api_depth, shape_fingerprint
 from tests.conftest import oracle_policy, run_episode
 
-GENERATED = ("train", "validation")
+GENERATED = TRAINING_DISTRIBUTIONS
 
 
 def _entries(name: str) -> list[dict]:
@@ -66,7 +67,7 @@ def test_training_sees_thousands_of_systems_of_every_size(train, train_shapes):
 
 
 def test_training_follows_the_ghosh_mix(train):
-    from supportgym.generator import GHOSH_MIX
+    from supportgym.suite.generator import GHOSH_MIX
 
     mix, total = _mix(train), sum(GHOSH_MIX.values())
     for fault, weight in GHOSH_MIX.items():

@@ -99,8 +99,16 @@ def builtin_suite_dir() -> Path:
         return Path(__file__).resolve().parents[2] / "scenarios"
 
 
-def builtin_suites() -> list[str]:
-    return sorted(p.stem for p in builtin_suite_dir().glob("*.yaml"))
+#: Built-in suites that are training distributions of generated systems (thousands of scenarios
+#: that need 24 slots): drawn from by training and model selection, not catalogued or tested one
+#: scenario at a time.
+TRAINING_DISTRIBUTIONS = ("train", "validation")
+
+
+def builtin_suites(training_distributions: bool = True) -> list[str]:
+    """The shipped suites' names; without the :data:`TRAINING_DISTRIBUTIONS` if asked."""
+    names = sorted(p.stem for p in builtin_suite_dir().glob("*.yaml"))
+    return names if training_distributions else [n for n in names if n not in TRAINING_DISTRIBUTIONS]
 
 
 def resolve_suite_path(suite: str | Path) -> Path:

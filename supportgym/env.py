@@ -125,7 +125,7 @@ class IncidentEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r} "
                              "(SB3's make_vec_env asks for 'rgb_array' unless given env_kwargs={'render_mode': None})")
-        self.suite = load_suite(suite)
+        self.suite = load_suite(suite, max_services)  # refuses a too-large generator entry before generating
         if start_tier is not None:  # e.g. a curriculum that first trains from L2
             if start_tier not in (1, 2, 3):
                 raise ValueError(f"start_tier must be 1, 2 or 3, not {start_tier!r}")

@@ -125,7 +125,8 @@ def test_duplicate_keys_are_refused_with_their_line(tmp_path, text, key, line):
 def test_a_merge_key_may_be_overridden(tmp_path):
     """``<<: *base`` then a key of its own is YAML's way to override, not a duplicate."""
     text = MINIMAL.replace("      - {name: db, kind: database}",
-                          "      - &db {name: db, kind: database, replicas: 2}\n      - {<<: *db, name: db2, replicas: 3}")
+                          "      - &db {name: db, kind: database, replicas: 2}\n"
+                          "      - {<<: *db, name: db2, replicas: 3}")
     text = text.replace("      - {from: web, to: db, weight: 0.5}",
                         "      - {from: web, to: db, weight: 0.5}\n      - {from: web, to: db2, weight: 0.5}")
     topology = load_suite(write(tmp_path, text, "merge.yaml")).scenarios[0].topology

@@ -244,7 +244,8 @@ def _expand_generators(raw: dict, source: str, max_services: int | None = None) 
     scenarios = list(raw.get("scenarios") or []) if isinstance(raw.get("scenarios") or [], list) else None
     if topologies is None or scenarios is None:
         return raw  # malformed: the schema check names the field
-    names = {s.get("name") for s in scenarios if isinstance(s, dict) and isinstance(s.get("name"), str)} | set(topologies)
+    names = {s.get("name") for s in scenarios if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    names |= set(topologies)
     specs = [_validate(GeneratorSpec, entry, source, ("generators", i)) for i, entry in enumerate(entries)]
     _check_generators(specs, source, max_services)
     for i, spec in enumerate(specs):

@@ -160,7 +160,7 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         hyperparams = apply_overrides(load_hyperparams(Path(args.hyperparams), args.algo, args.suite), args.hp)
     if args.algo not in ALGORITHM_CLASSES:
         raise ConfigError(f"unknown algorithm {args.algo!r} (one of: {', '.join(ALGORITHM_CLASSES)})")
-    suite = supportgym.load_suite(args.suite)  # a bad suite fails here, before anything is written
+    suite = supportgym.load_suite(args.suite, args.max_services)  # a bad suite fails here, before anything is written
     if suite.heldout:
         raise ConfigError(f"suite {args.suite!r} is held out: evaluate on it, never train on it")
     if args.max_services < suite.max_services:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gymnasium.envs.registration import register
+from gymnasium.envs.registration import WrapperSpec, register
 
 __version__ = "0.1.0"
 #: Public names, by the module that defines them.
 _PUBLIC = {
+    "EpisodeMetricsOnTruncation": "supportgym.env",
     "IncidentEnv": "supportgym.env",
+    "InvalidActionError": "supportgym.env",
     "Suite": "supportgym.suite",
     "SuiteError": "supportgym.suite",
     "builtin_suites": "supportgym.suite",
@@ -23,7 +25,10 @@ _PUBLIC = {
 }
 __all__ = list(_PUBLIC)
 
-register(id="supportgym/Incident-v0", entry_point="supportgym.env:IncidentEnv")
+#: Applied by gym.make after its TimeLimit, so a truncated episode still reports its metrics.
+_WRAPPERS = (WrapperSpec("EpisodeMetricsOnTruncation", "supportgym.env:EpisodeMetricsOnTruncation", {}),)
+
+register(id="supportgym/Incident-v0", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
 
 
 def __getattr__(name: str) -> Any:

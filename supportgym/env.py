@@ -22,6 +22,32 @@ from supportgym.suite import Scenario, load_suite
 from supportgym.world.params import Params
 
 
+class InvalidActionError(ValueError):
+    """An action that is not an index of the action space (wrong type, shape or range)."""
+
+
+def action_index(action: Any, n: int) -> int:
+    """The index ``action`` names in ``Discrete(n)``, or :class:`InvalidActionError`.
+
+    Accepted: a Python ``int`` or numpy integer scalar, and a 0-d or shape-(1,) integer array (a
+    vector env's slice). Refused: booleans, floats (even ``2.0``), strings, ``None``, lists,
+    other shapes, and indices outside ``0 .. n-1``.
+    """
+    value = action
+    if isinstance(value, np.ndarray):
+        if value.shape not in ((), (1,)):
+            raise InvalidActionError(f"action must be one integer index of Discrete({n}), "
+                                     f"not an array of shape {value.shape}")
+        value = value.reshape(())[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise InvalidActionError(f"action must be an integer index of Discrete({n}), "
+                                 f"not {type(value).__name__} {shown}")
+    if not 0 <= value < n:
+        raise InvalidActionError(f"action {int(value)} is outside Discrete({n})")
+    return int(value)
+
+
 class IncidentEnv(gym.Env):
     """Respond to a production incident as an L1 → L2 → L3 support engineer.
 
@@ -44,8 +70,10 @@ class IncidentEnv(gym.Env):
     restart, knowledge base, severity, escalate, wait, validate, resolve; L2 adds logs, traces,
     changes, rollback, scale out, failover; L3 adds hotfix) and by topology (empty slots, third-
     party providers). ``action_masks()`` and ``info["action_mask"]`` give the allowed set; a
-    masked action is a no-op that costs a minute and ``invalid_action`` reward. An index outside
-    the space raises ``ValueError``.
+    masked action is a no-op that costs a minute and ``invalid_action`` reward. An action is a
+    Python or numpy integer, or a 0-d or shape-(1,) integer array (as vector envs pass them);
+    anything else (a float, even ``2.0``, a bool, ``None``, a string, a list, another shape, an
+    index outside the space) raises ``supportgym.InvalidActionError``, a ``ValueError``.
 
     ## Observation space
     ``Box(0, 1, (max_services * 58 + 22,), float32)``: per service slot, topology facts (present,
@@ -73,6 +101,10 @@ class IncidentEnv(gym.Env):
     ## Episode end
     Terminated on ``resolve`` (``info["episode_metrics"]["resolved_and_held"]`` says whether the
     resolution held). Truncated when the scenario's time limit (simulated minutes) is reached.
+    When a wrapper truncates instead (``gym.make(..., max_episode_steps=N)``), the
+    ``EpisodeMetricsOnTruncation`` wrapper that ``gym.make`` adds fills ``info["episode_metrics"]``;
+    around your own ``TimeLimit``, apply it yourself (``EpisodeMetricsOnTruncation(TimeLimit(env,
+    N))``) or read ``env.unwrapped.episode_metrics()``.
 
     ## Arguments
     ``gym.make("supportgym/Incident-v0", suite="standard", max_services=16, render_mode=None)``:
@@ -93,7 +125,7 @@ class IncidentEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r} "
                              "(SB3's make_vec_env asks for 'rgb_array' unless given env_kwargs={'render_mode': None})")
-        self.suite = load_suite(suite)
+        self.suite = load_suite(suite, max_services)  # refuses a too-large generator entry before generating
         if start_tier is not None:  # e.g. a curriculum that first trains from L2
             if start_tier not in (1, 2, 3):
                 raise ValueError(f"start_tier must be 1, 2 or 3, not {start_tier!r}")
@@ -136,14 +168,13 @@ class IncidentEnv(gym.Env):
         self.action_names = self._action_names(self.scenario)
         self.timeline = []
         self._done = False
-        return self.state.obs[0].copy(), {"action_mask": self.action_masks(), "scenario": self.scenario.name}
+        # No scenario name here: names say the fault. It is in ``episode_metrics`` at the end.
+        return self.state.obs[0].copy(), {"action_mask": self.action_masks()}
 
     def step(self, action):
         if self.state is None or self._done:
             raise RuntimeError("call reset() before step(): " + ("the episode has ended" if self._done else "no episode"))
-        a = int(action)
-        if a != action or not 0 <= a < self.table.n:
-            raise ValueError(f"action {action!r} is outside Discrete({self.table.n})")
+        a = action_index(action, self.table.n)
         started = float(self.state.time[0])
         res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random)
         terminated, truncated = bool(res.terminated[0]), bool(res.truncated[0])
@@ -154,8 +185,18 @@ class IncidentEnv(gym.Env):
             note = "masked: no-op" if res.invalid[0] else ""
             self.timeline.append((started, self.action_names[a], note))
         if self._done:
-            info["episode_metrics"] = episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
+            info["episode_metrics"] = self.episode_metrics()
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
+
+    def episode_metrics(self) -> dict[str, Any]:
+        """The current episode's metrics as they stand (at its end, ``info["episode_metrics"]``).
+
+        For a harness whose own wrapper ends episodes (a ``TimeLimit``): they name the hidden
+        fault, so an agent must not read them before the end.
+        """
+        if self.state is None:
+            raise RuntimeError("call reset() before episode_metrics(): no episode")
+        return episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
 
     def _action_names(self, scenario: Scenario) -> list[str]:
         if scenario.name not in self._names:
@@ -170,5 +211,21 @@ class IncidentEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "ansi":
-            return render_ansi(self.state, self.scenario.name, self.scenario.topology.names, self.timeline)
+            scenario = self.scenario.name if self._done else None  # names say the fault
+            return render_ansi(self.state, scenario, self.scenario.topology.names, self.timeline)
         return None
+
+
+class EpisodeMetricsOnTruncation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Puts ``info["episode_metrics"]`` on an episode ended by an inner wrapper (a ``TimeLimit``),
+    which ``IncidentEnv`` cannot see coming. ``gym.make`` adds it outermost, after its TimeLimit."""
+
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if (terminated or truncated) and "episode_metrics" not in info:
+            info = {**info, "episode_metrics": self.env.unwrapped.episode_metrics()}
+        return obs, reward, terminated, truncated, info

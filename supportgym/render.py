@@ -27,15 +27,16 @@ from supportgym.world.state import State
 _VALIDATION = ("not validated", "healthy", "UNHEALTHY")  # by VALIDATION_RESULTS index
 
 
-def render_ansi(s: State | None, scenario: str, names: Sequence[str],
+def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
                 timeline: Sequence[tuple[float, str, str]]) -> str:
-    """Row 0 of ``s`` as text: desk, alerts and evidence per service of ``names``, the recent timeline."""
+    """Row 0 of ``s`` as text: desk, alerts and evidence per service of ``names``, the recent timeline.
+    ``scenario`` is None while the episode runs: names say the fault."""
     if s is None:
         return "(no episode: call reset())\n"
     svc, g = s.svc_obs[0], s.glob_obs[0]
     declared = int(s.declared[0])
     lines = [
-        f"=== supportgym incident · scenario {scenario} · t+{s.time[0]:.0f} min ===",
+        f"=== supportgym incident{f' · scenario {scenario}' if scenario else ''} · t+{s.time[0]:.0f} min ===",
         f"tier L{int(s.tier[0])} · severity {'SEV' + str(declared) if declared else 'undeclared'} · "
         f"ticket: {Ticket(int(s.ticket[0])).name.lower().replace('_', ' ')} · "
         f"validation: {_VALIDATION[int(np.argmax(g[G_VALIDATION]))]}",

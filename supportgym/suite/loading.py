@@ -32,6 +32,16 @@ from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
 from supportgym.world.topology import Topology, find_cycle, unreachable
 
 
+#: Limits on a suite file, far above any real suite (the built-in ones are under 10 kB and 8 levels
+#: deep), so that a hostile or broken file fails fast with a SuiteError instead of a slow load, a
+#: RecursionError or a huge generation.
+MAX_SUITE_BYTES = 2_000_000
+MAX_NESTING = 24
+#: Services all generator entries of a suite may generate together (``count`` times most
+#: ``services``, summed): about a second of generation per 20 000.
+MAX_GENERATED_SERVICES = 50_000
+
+
 class SuiteError(ValueError):
     """A suite file is missing, unreadable or invalid. The message names the file and field."""
 
@@ -124,42 +134,114 @@ def resolve_suite_path(suite: str | Path) -> Path:
 
 
 @lru_cache(maxsize=64)
-def _load_cached(path: str, mtime: float) -> Suite:
-    return parse_suite(Path(path).read_text(encoding="utf-8"), source=path)
+def _load_cached(path: str, mtime: float, max_services: int | None) -> Suite:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)
+    except OSError as e:
+        raise SuiteError(path, "", f"cannot read suite file ({e.strerror})") from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise SuiteError(path, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SuiteError(path, "", f"not UTF-8 text (byte {e.start})") from None
+    return parse_suite(text, source=path, max_services=max_services)
 
 
-def load_suite(suite: str | Path) -> Suite:
-    """Load and validate a suite by built-in name or path. Cached per file and modification time."""
+def load_suite(suite: str | Path, max_services: int | None = None) -> Suite:
+    """Load and validate a suite by built-in name or path. Cached per file and modification time.
+
+    With ``max_services`` (the environment's), a generator entry that could make a larger
+    topology is refused before anything is generated."""
     path = resolve_suite_path(suite)
     try:
         mtime = path.stat().st_mtime
     except OSError as e:
         raise SuiteError(str(path), "", f"cannot read suite file ({e.strerror})") from None
-    return _load_cached(str(path), mtime)
+    return _load_cached(str(path), mtime, max_services)
 
 
-def parse_suite(text: str, source: str = "<string>") -> Suite:
-    """Parse suite YAML text. ``source`` is the file name used in error messages."""
+class _SuiteLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys and nesting deeper than ``MAX_NESTING``
+    (which would otherwise end in a RecursionError)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *base`` may be overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable: the base class says so
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def parse_suite(text: str, source: str = "<string>", max_services: int | None = None) -> Suite:
+    """Parse suite YAML text. ``source`` is the file name used in error messages; ``max_services``
+    as in :func:`load_suite`."""
+    if len(text) > MAX_SUITE_BYTES:
+        raise SuiteError(source, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
+    loader = _SuiteLoader(text)
     try:
-        raw = yaml.safe_load(text)
+        raw = loader.get_single_data()
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f"line {where.line + 1}" if where else ""
         raise SuiteError(source, line, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    finally:
+        loader.dispose()
     if raw is None:
         raise SuiteError(source, "", "the file is empty")
-    return build_suite(raw, source)
+    return build_suite(raw, source, max_services)
 
 
-def build_suite(raw: Any, source: str = "<data>") -> Suite:
+def build_suite(raw: Any, source: str = "<data>", max_services: int | None = None) -> Suite:
     """Validate and build a suite from suite-file data (the mapping a suite file's YAML holds)."""
     if not isinstance(raw, dict):
         raise SuiteError(source, "", f"the top level must be a mapping, not {type(raw).__name__}")
-    spec = _validate(SuiteSpec, _expand_generators(raw, source), source, ())
+    spec = _validate(SuiteSpec, _expand_generators(raw, source, max_services), source, ())
     return _build(spec, source)
 
 
-def _expand_generators(raw: dict, source: str) -> dict:
+def _check_generators(specs: list[GeneratorSpec], source: str, max_services: int | None) -> None:
+    """The cheap bounds on generator entries, checked before any of them generates."""
+    total = 0
+    for i, spec in enumerate(specs):
+        most = spec.services[1]
+        if max_services is not None and most > max_services:
+            raise SuiteError(source, f"generators[{i}].services",
+                             f"generated topologies may have {most} services but the environment allows at most "
+                             f"max_services={max_services}; lower services to at most {max_services} "
+                             f"or pass max_services>={most}")
+        total += spec.count * most
+        if total > MAX_GENERATED_SERVICES:
+            raise SuiteError(source, f"generators[{i}].count",
+                             f"the generator entries could make {total} services in all (count times the most "
+                             f"services, summed); the limit is {MAX_GENERATED_SERVICES}")
+
+
+def _expand_generators(raw: dict, source: str, max_services: int | None = None) -> dict:
     """Suite data with each ``generators`` entry's scenarios and topologies appended to its own."""
     entries = raw.get("generators") or []
     if not isinstance(entries, list):
@@ -170,9 +252,11 @@ def _expand_generators(raw: dict, source: str) -> dict:
     scenarios = list(raw.get("scenarios") or []) if isinstance(raw.get("scenarios") or [], list) else None
     if topologies is None or scenarios is None:
         return raw  # malformed: the schema check names the field
-    names = {s.get("name") for s in scenarios if isinstance(s, dict)} | set(topologies)
-    for i, entry in enumerate(entries):
-        spec = _validate(GeneratorSpec, entry, source, ("generators", i))
+    names = {s.get("name") for s in scenarios if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    names |= set(topologies)
+    specs = [_validate(GeneratorSpec, entry, source, ("generators", i)) for i, entry in enumerate(entries)]
+    _check_generators(specs, source, max_services)
+    for i, spec in enumerate(specs):
         try:
             new_topologies, new_scenarios = expand(spec)
         except ValueError as e:

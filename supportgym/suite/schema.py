@@ -15,6 +15,12 @@ from supportgym.suite.topology_gen import FAMILIES, VOCABULARIES
 from supportgym.world.faults import FAULT_NAMES, ROOT_CAUSE_CATEGORIES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+# Upper bounds on weights: a finite but huge value (1e308) overflows sums and reward ranges to
+# inf just as ``.inf`` would. They sit far above any sensible suite.
+MAX_DRAW_WEIGHT = 1e6
+MAX_REWARD_WEIGHT = 1e4
+DrawWeight = Annotated[float, Field(gt=0.0, le=MAX_DRAW_WEIGHT)]
+RewardWeight = Annotated[float, Field(ge=0.0, le=MAX_REWARD_WEIGHT)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=40)]
 KindName = Literal[tuple(k.name.lower() for k in ServiceKind)]  # type: ignore[valid-type]
 FaultName = Literal[FAULT_NAMES]  # type: ignore[valid-type]
@@ -24,7 +30,8 @@ CategoryName = Literal[ROOT_CAUSE_CATEGORIES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
+    # strict: no coercion (a boolean is not a number, "3" is not an int); no inf or nan anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
 
 
 class ServiceSpec(Strict):
@@ -97,7 +104,7 @@ class ScenarioSpec(Strict):
     name: Name
     description: str = ""
     topology: Name
-    weight: Annotated[float, Field(gt=0.0)] = 1.0
+    weight: DrawWeight = 1.0
     faults: Annotated[list[FaultEntry], Field(min_length=1, max_length=2)]
     noise: dict[str, object] = {}
     """Overrides of the suite's default noise, same fields as ``defaults.noise``."""
@@ -115,22 +122,22 @@ class KnownIssue(Strict):
 
 
 class RewardWeights(Strict):
-    impact: Annotated[float, Field(ge=0.0)] = 0.1
+    impact: RewardWeight = 0.1
     """Per user-impact minute (one minute with every user request failing)."""
-    engineer_per_minute: Annotated[list[Annotated[float, Field(ge=0.0)]], Field(min_length=3, max_length=3)] = [
+    engineer_per_minute: Annotated[list[RewardWeight], Field(min_length=3, max_length=3)] = [
         0.01,
         0.02,
         0.04,
     ]
     """Engineer-time cost per minute at L1, L2, L3."""
-    sev1_cost_multiplier: Annotated[float, Field(ge=1.0)] = 2.0
-    harm: Annotated[float, Field(ge=0.0)] = 1.0
+    sev1_cost_multiplier: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
+    harm: RewardWeight = 1.0
     """Per harmful action (a needless restart, an unrelated rollback, ...)."""
-    invalid_action: Annotated[float, Field(ge=0.0)] = 0.1
-    resolve_bonus: Annotated[float, Field(ge=0.0)] = 5.0
-    reopen_penalty: Annotated[float, Field(ge=0.0)] = 5.0
-    timeout_penalty: Annotated[float, Field(ge=0.0)] = 3.0
-    severity_mismatch: Annotated[float, Field(ge=0.0)] = 0.5
+    invalid_action: RewardWeight = 0.1
+    resolve_bonus: RewardWeight = 5.0
+    reopen_penalty: RewardWeight = 5.0
+    timeout_penalty: RewardWeight = 3.0
+    severity_mismatch: RewardWeight = 0.5
     """At the end, if the declared severity differs from the true one (or none was declared)."""
 
 
@@ -154,7 +161,7 @@ class GeneratorSpec(Strict):
     """Prefix of the generated scenario and topology names (default ``gen-<seed>``)."""
     seed: Annotated[int, Field(ge=0)]
     count: Annotated[int, Field(ge=1, le=1000)] = 10
-    weight: Annotated[float, Field(gt=0.0)] = 1.0
+    weight: DrawWeight = 1.0
     """Weight of the entry as a whole, shared equally by its scenarios."""
     family: Literal[FAMILIES] = "tiered"  # type: ignore[valid-type]
     """Topology shape family (see ``topology_gen``); ``federated`` is reserved for the held-out suite."""
@@ -164,7 +171,7 @@ class GeneratorSpec(Strict):
         4, DEFAULT_MAX_SERVICES]
     """[fewest, most] services per topology; the environment's ``max_services`` must cover the most
     (the default fits the environment's default)."""
-    mix: Literal["ghosh", "uniform"] | dict[FaultName, Annotated[float, Field(ge=0.0)]] = "ghosh"
+    mix: Literal["ghosh", "uniform"] | dict[FaultName, Annotated[float, Field(ge=0.0, le=MAX_DRAW_WEIGHT)]] = "ghosh"
     """Fault-type weights: ``ghosh`` (calibrated to Ghosh et al.), ``uniform``, or a mapping."""
     concurrent: Probability = 0.15
     """Chance that a scenario has two faults at once."""

@@ -104,5 +104,14 @@ class State:
         self.svc_obs = self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
         self.glob_obs = self.obs[:, n * N_SF:]
 
+    # The views alias ``obs`` only in the object that made them: a pickle or deepcopy would give
+    # the copy independent arrays, so they are left out of the saved state and rebuilt from ``obs``.
+    def __getstate__(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+    def __setstate__(self, saved: dict) -> None:
+        self.__dict__.update(saved)
+        self.__post_init__()
+
     def copy(self) -> State:
         return State(**{f.name: getattr(self, f.name).copy() for f in fields(self) if f.init})

@@ -135,14 +135,15 @@ class IncidentEnv(gym.Env):
         self.render_mode = render_mode
         self.table = ActionTable.build(max_services)
         self.layout = ObservationLayout(max_services)
-        self._params: dict[str, Params] = {sc.name: scenario_params(sc, self.table) for sc in self.suite.scenarios}
+        # Built on a scenario's first reset: a generated training suite has thousands.
+        self._params: dict[str, Params] = {}
         self._weights = self.suite.weights
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.action_space = spaces.Discrete(self.table.n)
         self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
         first = self.fixed_scenario or self.suite.scenarios[0]
         self.scenario: Scenario = first
-        self.params: Params = self._params[first.name]
+        self.params: Params = self._params_of(first)
         self.reward_bounds = reward_bounds(self.params.reward_weights, first.post_resolution_minutes,
                                            first.validate_minutes)
         self.state = None
@@ -163,7 +164,7 @@ class IncidentEnv(gym.Env):
             self.scenario = self.fixed_scenario
         else:
             self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
-        self.params = self._params[self.scenario.name]
+        self.params = self._params_of(self.scenario)
         self.state = new_episode(self.scenario, self.params, self.np_random)
         self.action_names = self._action_names(self.scenario)
         self.timeline = []
@@ -197,6 +198,11 @@ class IncidentEnv(gym.Env):
         if self.state is None:
             raise RuntimeError("call reset() before episode_metrics(): no episode")
         return episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
+
+    def _params_of(self, scenario: Scenario) -> Params:
+        if scenario.name not in self._params:
+            self._params[scenario.name] = scenario_params(scenario, self.table)
+        return self._params[scenario.name]
 
     def _action_names(self, scenario: Scenario) -> list[str]:
         if scenario.name not in self._names:

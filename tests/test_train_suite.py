@@ -110,8 +110,11 @@ def test_validation_is_the_training_distribution_with_other_systems(train):
 
 
 def test_train_suite_needs_24_slots():
-    with pytest.raises(ValueError, match="max_services>=24"):
+    """Refused before generating, naming the first entry that does not fit."""
+    with pytest.raises(ValueError, match=r"generators\[1\]\.services: .*max_services>=17"):
         gym.make("supportgym/Incident-v0", suite="train", max_services=16)
+    with pytest.raises(ValueError, match=r"generators\[2\]\.services: .*max_services>=24"):
+        gym.make("supportgym/Incident-v0", suite="train", max_services=23)
 
 
 @pytest.mark.parametrize(("suite", "index"), [(name, i) for name in GENERATED for i in range(4)])

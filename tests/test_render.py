@@ -101,7 +101,7 @@ def test_sb3_make_vec_env_with_default_arguments_renders():
 def test_record_video_writes_a_video(tmp_path):
     pytest.importorskip("moviepy")
     env = gym.wrappers.RecordVideo(gym.make("supportgym/Incident-Tutorial-v0", render_mode="rgb_array"),
-                                   str(tmp_path), episode_trigger=lambda episode: True, disable_logger=True)
+                                   str(tmp_path / "videos"), episode_trigger=lambda episode: True, disable_logger=True)
     obs, info = env.reset(seed=0)
     rng = np.random.default_rng(0)
     for _ in range(6):
@@ -109,5 +109,5 @@ def test_record_video_writes_a_video(tmp_path):
         if terminated or truncated:
             break
     env.close()
-    videos = list(tmp_path.glob("*.mp4"))
+    videos = list((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 1000

@@ -310,6 +310,6 @@ def test_the_shipped_hyperparameters_pass_the_checks():
 
     for algo, cls in ALGORITHM_CLASSES.items():
         for suite in ("tutorial", "standard", "hard"):
-            params = load_hyperparams(ROOT / "hyperparams.yml", algo, suite)
+            params = load_hyperparams(ROOT / "hyperparams", algo, suite)
             accepted = set(inspect.signature(cls.__init__).parameters)
             assert validate_hyperparams(params, algo, accepted) == params, (algo, suite)

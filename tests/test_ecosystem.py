@@ -123,19 +123,26 @@ def test_a_per_id_entry_replaces_default_for_both_readers(tmp_path):
 
 
 @pytest.mark.slow
-def test_rl_zoo3_recipe_trains_with_the_projects_hyperparameters(tmp_path):
+def test_rl_zoo3_recipe_trains_with_the_projects_hyperparameters_then_replays_and_films(tmp_path):
     pytest.importorskip("rl_zoo3")
     language, code = recipes()["rl-zoo3"]
-    command = shlex.split(tiny(code, language).replace("\\\n", " "))
-    assert command[:3] == ["python", "-m", "rl_zoo3.train"]
-    command[0] = sys.executable
-    conf = command.index("--conf-file") + 1
-    command[conf] = str(ROOT / command[conf])
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Using 8 environments" in done.stdout
+    commands = [shlex.split(line) for line in tiny(code, language).replace("\\\n", " ").splitlines()]
+    assert [c[:3] for c in commands] == [["python", "-m", "rl_zoo3.train"], ["python", "-m", "rl_zoo3.enjoy"],
+                                         ["python", "-c", commands[2][2]]]
+    outputs = []
+    for command in commands:
+        command[0] = sys.executable
+        if "--conf-file" in command:
+            conf = command.index("--conf-file") + 1
+            command[conf] = str(ROOT / command[conf])
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        outputs.append(done.stdout)
+    assert "Using 8 environments" in outputs[0] and "'n_steps', 256" in outputs[0]
     (model,) = (tmp_path / "logs" / "ppo").glob("*/*.zip")
     assert model.stat().st_size > 0
+    (video,) = (tmp_path / "videos").rglob("*.mp4")
+    assert video.stat().st_size > 1000
 
 
 # --- the facts behind the CleanRL recipe ---------------------------------------------------------

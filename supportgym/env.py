@@ -79,8 +79,9 @@ class IncidentEnv(gym.Env):
     ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
     file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
     a text view of alerts, evidence and the timeline, ``"human"`` prints it at every step, and
-    ``"rgb_array"`` returns a picture of the same (an ``(576, 1024, 3) uint8`` frame: the service
-    graph coloured by observed alerts, evidence, remedies, a timeline strip; needs pillow); ``scenario`` fixes one scenario of the suite
+    ``"rgb_array"`` returns a picture of the same, drawn from the observation only (a
+    ``(576, 1024, 3) uint8`` frame: the service graph coloured by observed alerts, the evidence,
+    the remedies, a timeline strip; needs pillow); ``scenario`` fixes one scenario of the suite
     (``reset(options={"scenario": ...})`` still overrides it for one episode); ``start_tier``
     overrides the suite's starting tier (1-3), e.g. for a training curriculum.
 

@@ -1,4 +1,5 @@
-"""Hyperparameters: one YAML file per algorithm keyed by env id (rl-zoo3's layout), ``key=value`` overrides, and checks of both."""
+"""Hyperparameters: one YAML file per algorithm keyed by env id (rl-zoo3's layout),
+``key=value`` overrides, and checks of both."""
 
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ class Number:
 
 #: The known hyperparameters of the four algorithms and of train.py, with their ranges.
 KNOWN: dict[str, Number] = {
-    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), "n_steps": Number(int, 1), "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
+    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), "n_steps": Number(int, 1),
+    "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
     "learning_rate": Number(float, 0, open_low=True), "gamma": Number(float, 0, 1, open_low=True),
     "gae_lambda": Number(float, 0, 1), "ent_coef": Number(float, 0), "vf_coef": Number(float, 0),
     "clip_range": Number(float, 0, open_low=True), "max_grad_norm": Number(float, 0, open_low=True),

@@ -3,7 +3,8 @@
 Everything drawn comes from the observation (alerts, evidence, remedies done, tier, severity,
 ticket, validation), the service map (names, kinds, calls) and the actions taken: never the
 hidden fault. Drawn with pillow, imported on first use, so the environment itself does not
-need it; a frame of the default size takes a few milliseconds (see ``docs/ecosystem.md``).
+need it; a frame takes about 10 ms (``python -m supportgym.picture`` times it and redraws
+``docs/render.png``).
 """
 
 from __future__ import annotations
@@ -234,3 +235,47 @@ def _wrap(text: str, width: float, size: int) -> tuple[str, ...]:
         else:
             lines.append(_fit(word, width, size))
     return tuple(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m supportgym.picture [--out PATH]``: draw the README's picture (the standard
+    suite at L2 after six checks; saved if ``--out``) and time frames over a hard-suite rollout."""
+    import argparse
+    import time
+
+    import gymnasium as gym
+
+    from supportgym.contract.vocabulary import ActionKind
+
+    parser = argparse.ArgumentParser(prog="python -m supportgym.picture", description=main.__doc__)
+    parser.add_argument("--out", default=None, help="where to save the picture (PNG)")
+    parser.add_argument("--frames", type=int, default=40, help="frames to time (default: %(default)s)")
+    args = parser.parse_args(argv)
+    env = gym.make("supportgym/Incident-Standard-v0", render_mode="rgb_array", start_tier=2)
+    env.reset(seed=1)
+    u = env.unwrapped
+    for kind, service in [(ActionKind.CHECK_METRICS, "edge"), (ActionKind.CHECK_TRACES, "edge"),
+                          (ActionKind.CHECK_LOGS, "gateway"), (ActionKind.CHECK_METRICS, "gateway"),
+                          (ActionKind.CHECK_CHANGES, "gateway"), (ActionKind.CHECK_METRICS, "orders-db")]:
+        env.step(u.table.index(kind, u.scenario.topology.index(service)))
+    if args.out:
+        _pil()[0].fromarray(env.render()).save(args.out)
+        print(f"saved {args.out}")
+    env = gym.make("supportgym/Incident-Hard-v0", render_mode="rgb_array")
+    _, info = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(args.frames):
+        start = time.perf_counter()
+        env.render()
+        times.append((time.perf_counter() - start) * 1000)
+        _, _, terminated, truncated, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"]))))
+        if terminated or truncated:
+            _, info = env.reset()
+    print(f"{len(times)} frames of {FRAME_SIZE[0]}x{FRAME_SIZE[1]}: first {times[0]:.0f} ms, "
+          f"median {np.median(times):.1f} ms, max after the first {max(times[1:], default=0):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -111,3 +112,17 @@ def test_record_video_writes_a_video(tmp_path):
     env.close()
     videos = list((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 1000
+
+
+def test_the_readme_picture_is_current(tmp_path, capsys):
+    """``python -m supportgym.picture --out docs/render.png`` redraws it; redraw after a change."""
+    from PIL import Image
+
+    from supportgym.picture import main
+
+    assert main(["--out", str(tmp_path / "render.png"), "--frames", "2"]) == 0
+    assert "median" in capsys.readouterr().out
+    new = np.asarray(Image.open(tmp_path / "render.png"), dtype=float)
+    shipped = np.asarray(Image.open(Path(__file__).resolve().parent.parent / "docs" / "render.png"), dtype=float)
+    assert new.shape == shipped.shape == SHAPE
+    assert np.abs(new - shipped).mean() < 1.0, "docs/render.png is stale: python -m supportgym.picture --out docs/render.png"

@@ -44,19 +44,16 @@ from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, 
 from training.shaping import ImpactShaping
 from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
-DEFAULT_TIMESTEPS = 60_000
-
-
 @dataclass
 class Args:
     algo: str = "maskable_ppo"
     suite: str = "tutorial"
-    timesteps: int | None = None  # default: DEFAULT_TIMESTEPS, or the resumed run's own
+    timesteps: int | None = None  # default: the hyperparameters' n_timesteps, or the resumed run's own
     seed: int = 0
     n_envs: int | None = None
     run_dir: str | None = None
     runs_root: str = "runs"
-    hyperparams: str = "hyperparams.yml"
+    hyperparams: str = "hyperparams"
     hp: list[str] = field(default_factory=list)
     eval_freq: int = 10_000
     eval_episodes: int = 60
@@ -83,12 +80,14 @@ def parse_args(argv: list[str] | None = None) -> Args:
     p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
     p.add_argument("--suite", default=d.suite, help="built-in suite name or suite file (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive, default=None,
-                   help=f"total environment steps (default: {DEFAULT_TIMESTEPS}, or the resumed run's)")
+                   help="total environment steps (default: the hyperparameters' n_timesteps, or the resumed run's)")
     p.add_argument("--seed", type=_non_negative, default=d.seed, help="seed of the algorithm and the environments")
     p.add_argument("--n-envs", type=_positive, default=None, help="parallel environments (default: hyperparams)")
     p.add_argument("--run-dir", default=None, help="run name, a directory under --runs-root (default: algo_suite_sSEED)")
     p.add_argument("--runs-root", default=d.runs_root, help="where runs live (default: %(default)s)")
-    p.add_argument("--hyperparams", default=d.hyperparams, help="hyperparameter file (default: %(default)s)")
+    p.add_argument("--hyperparams", default=d.hyperparams,
+                   help="folder of one file per algorithm keyed by env id, as rl-zoo3 reads them, or one such file "
+                        "(default: %(default)s)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter, e.g. --hp learning_rate=1e-4 (repeatable)")
     p.add_argument("--eval-freq", type=_positive, default=d.eval_freq, help="steps between evaluations")
@@ -156,7 +155,6 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
             raise RunDirError(f"{Path(args.resume) / 'config.yaml'} has no valid total of timesteps: pass --timesteps")
         hyperparams = saved["hyperparams"]
     else:
-        args.timesteps = args.timesteps or DEFAULT_TIMESTEPS
         hyperparams = apply_overrides(load_hyperparams(Path(args.hyperparams), args.algo, args.suite), args.hp)
     if args.algo not in ALGORITHM_CLASSES:
         raise ConfigError(f"unknown algorithm {args.algo!r} (one of: {', '.join(ALGORITHM_CLASSES)})")
@@ -168,6 +166,10 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
                           f"topology has {suite.max_services} services")
     accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
     hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
+    if args.timesteps is None:  # a new run without --timesteps: the budget its hyperparameters give
+        if "n_timesteps" not in hyperparams:
+            raise ConfigError(f"no n_timesteps in the hyperparameters for {args.algo}: add it or pass --timesteps")
+        args.timesteps = hyperparams["n_timesteps"]
     if args.warm_start is not None:
         if args.warm_start not in RULE_AGENTS:
             raise ConfigError(f"--warm-start {args.warm_start!r}: warm start needs a rule-based teacher "

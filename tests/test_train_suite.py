@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env
 
 import supportgym  # noqa: F401  (registers the environment)
 from supportgym.suite import builtin_suite_dir, load_suite
-from supportgym.suite.loading import TRAINING_DISTRIBUTIONS
+from supportgym import TRAINING_DISTRIBUTIONS
 from supportgym.suite.topology_gen import api_depth, shape_fingerprint
 from tests.conftest import oracle_policy, run_episode
 

@@ -1,4 +1,5 @@
-"""Hyperparameters: the YAML file keyed like rl-zoo3, ``key=value`` overrides, and checks of both."""
+"""Hyperparameters: one YAML file per algorithm keyed by env id (rl-zoo3's layout),
+``key=value`` overrides, and checks of both."""
 
 from __future__ import annotations
 
@@ -9,26 +10,43 @@ from typing import Any
 
 import yaml
 
+import supportgym
+
 
 class ConfigError(ValueError):
     """A bad hyperparameter file or override; the message says which."""
 
 
-def load_hyperparams(path: Path, algo: str, suite: str) -> dict[str, Any]:
-    """``default`` for the algorithm, updated with the suite's own entry (if any)."""
+def hyperparams_file(path: Path, algo: str) -> Path:
+    """``path`` itself, or ``path/<algo>.yml`` if it is a folder (rl-zoo3's layout: one file per algorithm)."""
+    return path / f"{algo}.yml" if path.is_dir() else path
+
+
+def entry_key(suite: str | Path) -> str:
+    """The key of a suite's entry: a built-in suite's env id, else the suite file's name."""
+    text = str(suite)
+    return supportgym.suite_id(text) if text in supportgym.builtin_suites() else Path(text).stem
+
+
+def load_hyperparams(path: Path, algo: str, suite: str | Path) -> dict[str, Any]:
+    """The entry of the suite's env id (:func:`entry_key`) in the algorithm's file, else its
+    ``default``: the rule rl-zoo3 applies to ``--conf-file``, so both read the same values."""
+    path = hyperparams_file(path, algo)
     try:
-        table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        table = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read hyperparameters ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from None
-    if algo not in table:
-        raise ConfigError(f"{path}: no entry for algorithm {algo!r} (has: {', '.join(table)})")
-    entry = table[algo]
-    if not isinstance(entry, dict) or not isinstance(entry.get("default", {}), dict):
-        raise ConfigError(f"{path}: {algo} must map 'default' and suite names to mappings")
-    suite_key = Path(suite).stem
-    return {**entry.get("default", {}), **(entry.get(suite_key) or {})}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: expected a mapping of env ids (and 'default') to hyperparameters")
+    key = entry_key(suite)
+    if key not in table and "default" not in table:
+        raise ConfigError(f"{path}: no entry for {key!r} and no 'default' (has: {', '.join(map(str, table))})")
+    entry = table.get(key, table.get("default"))
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: {key if key in table else 'default'} must map hyperparameter names to values")
+    return dict(entry)
 
 
 def _number(value: Any) -> Any:
@@ -58,7 +76,7 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 # --- checking values before any work starts --------------------------------------------------
 #: Hyperparameters that are not the algorithm's own (train.py reads them).
-TRAINER_KEYS = ("n_envs", "impact_shaping", "normalize")
+TRAINER_KEYS = ("n_timesteps", "n_envs", "impact_shaping", "normalize")
 #: Set by train.py from its own options; a hyperparameter may not set them.
 RESERVED_KEYS = {"env": "use --suite", "seed": "use --seed", "device": "always cpu", "verbose": "always 0",
                  "tensorboard_log": "use --run-dir", "_init_setup_model": "internal"}
@@ -100,7 +118,8 @@ class Number:
 
 #: The known hyperparameters of the four algorithms and of train.py, with their ranges.
 KNOWN: dict[str, Number] = {
-    "n_envs": Number(int, 1), "n_steps": Number(int, 1), "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
+    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), "n_steps": Number(int, 1),
+    "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
     "learning_rate": Number(float, 0, open_low=True), "gamma": Number(float, 0, 1, open_low=True),
     "gae_lambda": Number(float, 0, 1), "ent_coef": Number(float, 0), "vf_coef": Number(float, 0),
     "clip_range": Number(float, 0, open_low=True), "max_grad_norm": Number(float, 0, open_low=True),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from supportgym import builtin_suite_dir, builtin_suites
 from supportgym.contract.vocabulary import REMEDY_NAMES, ActionKind, ServiceKind
 from supportgym.suite.generator import expand, generator_spec, scenario_data, suite_data
 from supportgym.suite.schema import (
@@ -102,24 +102,6 @@ class Suite:
         return [s.name for s in self.scenarios]
 
 
-def builtin_suite_dir() -> Path:
-    """Where the shipped suites live: inside an installed package, or ``scenarios/`` in a clone."""
-    try:
-        return Path(str(resources.files("supportgym.scenarios")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "scenarios"
-
-
-#: Built-in suites that are training distributions of generated systems (thousands of scenarios
-#: that need 24 slots): drawn from by training and model selection, not catalogued or tested one
-#: scenario at a time.
-TRAINING_DISTRIBUTIONS = ("train", "validation")
-
-
-def builtin_suites(training_distributions: bool = True) -> list[str]:
-    """The shipped suites' names; without the :data:`TRAINING_DISTRIBUTIONS` if asked."""
-    names = sorted(p.stem for p in builtin_suite_dir().glob("*.yaml"))
-    return names if training_distributions else [n for n in names if n not in TRAINING_DISTRIBUTIONS]
 
 
 def resolve_suite_path(suite: str | Path) -> Path:

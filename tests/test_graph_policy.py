@@ -28,7 +28,7 @@ from agents.graph_policy import (  # noqa: E402
     native_layout,
 )
 from agents.registry import make_agent  # noqa: E402
-from agents.rollout import run_episode  # noqa: E402
+from evaluation.play import run_episode  # noqa: E402
 
 LAYOUT = native_layout()
 

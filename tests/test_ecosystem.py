@@ -97,7 +97,7 @@ def test_rl_zoo3_reads_each_file_as_train_py_does(algo, tmp_path, capsys):
 
     zoo = ZOO_NAMES[algo]
     accepted = set(inspect.signature(ALGORITHM_CLASSES[algo].__init__).parameters) - {"self"}
-    for suite in supportgym.builtin_suites():
+    for suite in supportgym.builtin_suites(training_distributions=False):
         env_id = supportgym.suite_id(suite)
         manager = exp_manager.ExperimentManager(Namespace(), zoo, env_id, str(tmp_path), verbose=0,
                                                 config=str(ROOT / "hyperparams" / f"{algo}.yml"))

@@ -23,9 +23,11 @@ def hyperparams_file(path: Path, algo: str) -> Path:
 
 
 def entry_key(suite: str | Path) -> str:
-    """The key of a suite's entry: a built-in suite's env id, else the suite file's name."""
+    """The key of a suite's entry: a built-in suite's env id, else the suite's (or file's) name
+    (the training distributions, ``train`` and ``validation``, have no id)."""
     text = str(suite)
-    return supportgym.suite_id(text) if text in supportgym.builtin_suites() else Path(text).stem
+    with_id = supportgym.builtin_suites(training_distributions=False)
+    return supportgym.suite_id(text) if text in with_id else Path(text).stem
 
 
 def load_hyperparams(path: Path, algo: str, suite: str | Path) -> dict[str, Any]:

@@ -26,9 +26,7 @@ A model trained at one ``max_services`` plays another through :func:`load_graph_
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -393,24 +391,15 @@ class MaskableGraphPolicy(_GraphPolicyMixin, MaskableActorCriticPolicy):
 # --- loading at another max_services -----------------------------------------------------------------
 
 #: Policy class name -> (algorithm module, class).
-_ALGORITHMS = {"GraphPolicy": ("stable_baselines3", "PPO"), "MaskableGraphPolicy": ("sb3_contrib", "MaskablePPO")}
-#: Plain stand-ins for what a saved model pickles but prediction never uses.
-_UNUSED: dict[str, Any] = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": 0.2,
-                           "clip_range_vf": None}
+GRAPH_ALGORITHMS = {"GraphPolicy": ("stable_baselines3", "PPO"),
+                    "MaskableGraphPolicy": ("sb3_contrib", "MaskablePPO")}
 
 
-def _saved_data(path: Path) -> tuple[dict[str, Any], str]:
-    """The plain-JSON ``data`` entry of an SB3 zip (nothing unpickled) and its graph policy's class name."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            data = json.loads(archive.read("data"))
-        init = data["policy_class"]["__init__"]
-    except (OSError, zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not a model saved by stable-baselines3 ({type(e).__name__}: {e})") from None
-    for name in _ALGORITHMS:
-        if f"<function {name}.__init__" in init:
-            return data, name
-    raise ValueError(f"{path} was not trained with a graph policy ({', '.join(_ALGORITHMS)})")
+def graph_policy_name(data: dict[str, Any]) -> str | None:
+    """The graph policy class named by an SB3 zip's plain-JSON ``data`` entry, or None."""
+    entry = data.get("policy_class")
+    init = entry.get("__init__", "") if isinstance(entry, dict) else ""
+    return next((name for name in GRAPH_ALGORITHMS if f"<function {name}.__init__" in str(init)), None)
 
 
 def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
@@ -419,24 +408,22 @@ def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
     the saved weights (which do not depend on the slot count) are loaded into it.
 
     ``env`` must give the observation the policy was trained on (e.g. wrapped in
-    :class:`CallGraphObservation`). A model file holds pickled objects: load only files you trust.
-    To unpickle as little as possible, the policy class comes from this module and every pickled
-    object that prediction does not need (schedules, the last rollout, ...) is replaced.
+    :class:`CallGraphObservation`). Like every model load, this runs no code from the file
+    (agents/safe_load.py); the policy class comes from this module.
     """
     import importlib
 
+    from agents.safe_load import ModelLoadError, load_model, read_metadata
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"model file {path} does not exist")
-    data, policy_name = _saved_data(path)
-    module, cls_name = _ALGORITHMS[policy_name]
+    policy_name = graph_policy_name(read_metadata(path))
+    if policy_name is None:
+        raise ModelLoadError(f"{path} was not trained with a graph policy ({', '.join(GRAPH_ALGORITHMS)})")
+    module, cls_name = GRAPH_ALGORITHMS[policy_name]
     algorithm = getattr(importlib.import_module(module), cls_name)
-    objects: dict[str, Any] = {key: _UNUSED.get(key) for key, value in data.items()
-                               if isinstance(value, dict) and ":serialized:" in value and key != "policy_kwargs"}
-    objects |= {key: value for key, value in _UNUSED.items() if key in data}
-    objects |= {"policy_class": globals()[policy_name], "observation_space": env.observation_space,
-                "action_space": env.action_space}
-    return algorithm.load(path, env=None, device=device, custom_objects=objects)
+    return load_model(algorithm, path, device=device,
+                      replace={"policy_class": globals()[policy_name], "observation_space": env.observation_space,
+                               "action_space": env.action_space})
 
 
 class GraphPolicyAgent:

@@ -28,7 +28,7 @@ from agents.graph_policy import (  # noqa: E402
     native_layout,
 )
 from agents.registry import make_agent  # noqa: E402
-from agents.rollout import run_episode  # noqa: E402
+from evaluation.play import run_episode  # noqa: E402
 
 LAYOUT = native_layout()
 
@@ -240,7 +240,7 @@ def test_load_rejects_what_is_not_a_graph_model(tmp_path):
     with pytest.raises(ValueError, match="not trained with a graph policy"):
         load_graph_policy(tmp_path / "mlp.zip", _env())
     (tmp_path / "junk.zip").write_text("not a zip")
-    with pytest.raises(ValueError, match="not a model saved by stable-baselines3"):
+    with pytest.raises(ValueError, match="not a readable stable-baselines3 model"):
         load_graph_policy(tmp_path / "junk.zip", _env())
     with pytest.raises(ValueError, match="does not exist"):
         load_graph_policy(tmp_path / "missing.zip", _env())

@@ -147,6 +147,13 @@ def padded_call_graph(env: gym.Env, max_services: int) -> np.ndarray:
     return out.reshape(-1)
 
 
+def with_call_graph(observation: np.ndarray, env: gym.Env, max_services: int) -> np.ndarray:
+    """One plain observation of ``env`` with its current call graph appended: what
+    :class:`CallGraphObservation` gives (for code that reads the plain env, e.g. a teacher)."""
+    return np.concatenate([np.asarray(observation, dtype=np.float32).reshape(-1),
+                           padded_call_graph(env, max_services)])
+
+
 class CallGraphObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Appends the current scenario's weighted call graph (``max_services`` x ``max_services``,
     row = caller, column = callee) to supportgym's flat observation."""
@@ -359,6 +366,11 @@ class _GraphPolicyMixin:
         return data
 
 
+def is_graph_policy(policy: Any) -> bool:
+    """Whether ``policy`` is one of this module's graph policies."""
+    return isinstance(policy, _GraphPolicyMixin)
+
+
 class GraphPolicy(_GraphPolicyMixin, ActorCriticPolicy):
     """The graph policy for SB3 ``PPO``. Keyword arguments: ``layout`` (a :class:`GraphLayout` or
     its fields; default :func:`native_layout`), ``dim`` (embedding width), ``message_rounds``,
@@ -442,8 +454,7 @@ class GraphPolicyAgent:
         single = obs.ndim == 1
         if not single and len(obs) != 1:
             raise ValueError("GraphPolicyAgent plays one env: it appends that env's call graph to one observation")
-        graph = padded_call_graph(self.env, self.max_services)
-        wrapped, _ = self.model.policy.obs_to_tensor(np.concatenate([obs.reshape(-1), graph])[None])
+        wrapped, _ = self.model.policy.obs_to_tensor(with_call_graph(obs, self.env, self.max_services)[None])
         with th.no_grad():
             logits = self.model.policy.get_distribution(wrapped).distribution.logits
             if action_masks is not None:  # act only among allowed actions, PPO and MaskablePPO alike

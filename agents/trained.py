@@ -33,7 +33,7 @@ from agents.safe_load import ModelLoadError, load_model, load_vec_normalize, rea
 from agents.base import Agent
 from agents.view import Desk
 
-__all__ = ["ALGORITHMS", "ModelLoadError", "TrainedAgent", "load_trained", "parse_model_spec",
+__all__ = ["ALGORITHMS", "ModelLoadError", "TrainedAgent", "load_trained", "model_agent", "parse_model_spec",
            "vec_normalize_path"]
 
 #: Algorithm name -> (module, class).
@@ -154,6 +154,15 @@ class TrainedAgent:
                 actions = th.distributions.Categorical(logits=scores).sample()
         actions = actions.cpu().numpy()
         return (np.array(actions[0]) if single else actions), state
+
+
+def model_agent(model: Any, algo: str, env: gym.Env, name: str) -> Agent:
+    """A live model playing ``env`` as an agent; a graph policy appends ``env``'s call graph itself."""
+    from agents.graph_policy import GraphPolicyAgent, is_graph_policy
+
+    if is_graph_policy(model.policy):
+        return GraphPolicyAgent(model, env, name)
+    return TrainedAgent(model, algo, Desk.of(env), name)
 
 
 def load_trained(spec: str, env: gym.Env) -> Agent:

@@ -36,7 +36,7 @@ import supportgym
 from agents.registry import RULE_AGENTS
 from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
 from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
-from agents.graph_policy import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
+from agents.graph import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
 from training.callbacks import CRITIC_WARMUP_KEY, AtomicCheckpoint, CriticWarmup, DomainEval, Progress
 from training.config import TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams, validate_hyperparams
 from training.evaluation import DomainEvaluator
@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
     p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
     p.add_argument("--policy", choices=("mlp", "graph"), default=d.policy,
                    help="mlp: the hyperparameters' policy; graph: the topology-agnostic graph policy over the call "
-                        f"graph (agents/graph_policy.py; {', '.join(GRAPH_POLICIES)}) (default: %(default)s)")
+                        f"graph (agents/graph; {', '.join(GRAPH_POLICIES)}) (default: %(default)s)")
     p.add_argument("--suite", default=d.suite, help="built-in suite name or suite file (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive, default=None,
                    help=f"total environment steps (default: {DEFAULT_TIMESTEPS}, or the resumed run's)")

@@ -158,7 +158,7 @@ class TrainedAgent:
 
 def model_agent(model: Any, algo: str, env: gym.Env, name: str) -> Agent:
     """A live model playing ``env`` as an agent; a graph policy appends ``env``'s call graph itself."""
-    from agents.graph_policy import GraphPolicyAgent, is_graph_policy
+    from agents.graph import GraphPolicyAgent, is_graph_policy
 
     if is_graph_policy(model.policy):
         return GraphPolicyAgent(model, env, name)
@@ -167,11 +167,11 @@ def model_agent(model: Any, algo: str, env: gym.Env, name: str) -> Agent:
 
 def load_trained(spec: str, env: gym.Env) -> Agent:
     """Load ``path.zip`` or ``path.zip:algo`` for ``env``. Raises :class:`ModelLoadError` with a
-    clear message on any problem with the file. A graph-policy model (agents/graph_policy.py) plays
+    clear message on any problem with the file. A graph-policy model (agents/graph) plays
     ``env`` at any ``max_services``."""
     path, algo = parse_model_spec(spec)
     data = read_metadata(path)
-    from agents.graph_policy import graph_policy_name, load_graph_agent  # imports torch: only for a model
+    from agents.graph import graph_policy_name, load_graph_agent  # imports torch: only for a model
 
     if graph_policy_name(data) is not None:  # weights independent of the slot count: any max_services
         if data.get(VECNORMALIZE_MARKER) is True:

@@ -16,7 +16,12 @@ pytest.importorskip("sb3_contrib")
 from sb3_contrib import MaskablePPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
-from agents.graph_policy import CallGraphObservation, GraphPolicyAgent, MaskableGraphPolicy, load_graph_policy  # noqa: E402
+from agents.graph import (  # noqa: E402
+    CallGraphObservation,
+    GraphPolicyAgent,
+    MaskableGraphPolicy,
+    load_graph_policy,
+)
 from agents.registry import make_agent  # noqa: E402
 from agents.safe_load import ModelLoadError  # noqa: E402
 from tests.test_evaluate import evaluate  # noqa: E402
@@ -68,3 +73,10 @@ def test_a_payload_in_any_entry_of_a_graph_model_never_runs(graph24, tmp_path):
         with pytest.raises(ModelLoadError):
             make_agent(str(crafted), env.env)  # what evaluate.py --agents does
         assert not marker.exists(), entry
+
+
+def test_models_saved_before_the_split_still_name_an_admitted_class():
+    """Files saved when the policies lived in agents/graph_policy.py pickle that module's name."""
+    from agents.safe_load import restricted_loads
+
+    assert restricted_loads(b"cagents.graph_policy\nMaskableGraphPolicy\n.") is MaskableGraphPolicy

@@ -1,4 +1,4 @@
-"""The topology-agnostic graph policy (agents/graph_policy.py): the call-graph wrapper, the
+"""The topology-agnostic graph policy (agents/graph): the call-graph wrapper, the
 layout, permutation equivariance, another max_services at load, save and load."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sb3_contrib import MaskablePPO  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
-from agents.graph_policy import (  # noqa: E402
+from agents.graph import (  # noqa: E402
     CallGraphObservation,
     GraphLayout,
     GraphPolicy,

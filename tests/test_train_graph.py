@@ -14,7 +14,7 @@ pytest.importorskip("sb3_contrib")
 from sb3_contrib import MaskablePPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
-from agents.graph_policy import CallGraphObservation, MaskableGraphPolicy  # noqa: E402
+from agents.graph import CallGraphObservation, MaskableGraphPolicy  # noqa: E402
 from tests.test_evaluate import evaluate  # noqa: E402
 from tests.test_train import TINY, TINY_HP, scalar_tags, train  # noqa: E402
 from training.callbacks import CriticWarmup  # noqa: E402

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.graph_policy import with_call_graph
+from agents.graph import with_call_graph
 from agents.registry import RULE_AGENTS, make_agent
 from evaluation.play import EpisodePlan, make_env, play
 
@@ -25,7 +25,7 @@ def collect_demonstrations(suite: str, teacher: str, episodes: int, seed: int, m
                            call_graph: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The teacher's (observations, actions, action masks) over seeded episodes. The teacher reads
     the plain observation; with ``call_graph`` the recorded one has the call graph appended, as
-    the graph policy sees it (agents/graph_policy.py's CallGraphObservation)."""
+    the graph policy sees it (agents.graph.CallGraphObservation)."""
     if teacher not in RULE_AGENTS:
         raise ValueError(f"warm start needs a rule-based teacher ({', '.join(RULE_AGENTS)}), not {teacher!r}")
     env = make_env(suite, max_services)

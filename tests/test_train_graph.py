@@ -22,7 +22,7 @@ from training.callbacks import CriticWarmup  # noqa: E402
 GRAPH = ["--algo", "maskable_ppo", "--policy", "graph", *TINY, *TINY_HP["maskable_ppo"]]
 
 
-def test_graph_policy_trains_logs_resumes_and_evaluates(tmp_path):
+def test_graph_policy_trains_logs_and_evaluates(tmp_path):
     result = train(tmp_path, "--run-dir", "g", "--timesteps", "512", "--eval-freq", "256", "--checkpoint-freq", "256",
                    *GRAPH)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -31,13 +31,19 @@ def test_graph_policy_trains_logs_resumes_and_evaluates(tmp_path):
     tags = scalar_tags(run)
     for tag in ("eval/score", "eval/resolve_rate", "baselines/expert_score"):
         assert tag in tags, (tag, sorted(tags))
-    # --resume restores the graph policy and its wrapped envs (a plain MLP would not load the checkpoint)
-    resumed = train(tmp_path, "--resume", str(run), "--timesteps", "768", "--no-progress")
+    played = evaluate("--suite", "tutorial", "--agents", f"random,oracle,{run / 'model.zip'}", "--episodes", "3",
+                      "--reps", "100", "--out", str(tmp_path / "out"))  # other slot counts: test_graph_models.py
+    assert played.returncode == 0, played.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_resume_restores_the_graph_policy(tmp_path):
+    first = train(tmp_path, "--run-dir", "g", "--timesteps", "256", "--checkpoint-freq", "128", *GRAPH)
+    assert first.returncode == 0, first.stderr[-2000:]
+    # the checkpoint's wrapped observation space matches only if the envs are wrapped again
+    resumed = train(tmp_path, "--resume", str(tmp_path / "g"), "--timesteps", "512", "--no-progress")
     assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stderr[-2000:]
-    for max_services in ("16", "24"):
-        played = evaluate("--suite", "tutorial", "--agents", f"random,oracle,{run / 'model.zip'}", "--episodes", "3",
-                          "--reps", "100", "--max-services", max_services, "--out", str(tmp_path / max_services))
-        assert played.returncode == 0, played.stderr[-2000:]
+    assert max(int(p.name.split("_")[1]) for p in (tmp_path / "g" / "checkpoints").glob("*.zip")) >= 512
 
 
 def test_warm_start_and_critic_warmup_with_the_graph_policy(tmp_path):

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import gymnasium as gym
 import torch
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.env_util import make_vec_env
@@ -35,7 +36,8 @@ import supportgym
 from agents.registry import RULE_AGENTS
 from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
 from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
-from training.callbacks import AtomicCheckpoint, DomainEval, Progress
+from agents.graph import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
+from training.callbacks import CRITIC_WARMUP_KEY, AtomicCheckpoint, CriticWarmup, DomainEval, Progress
 from training.config import TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams, validate_hyperparams
 from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
@@ -44,9 +46,14 @@ from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, 
 from training.shaping import ImpactShaping
 from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
+#: --policy graph: the graph policy of each algorithm that has one.
+GRAPH_POLICIES = {"ppo": GraphPolicy, "maskable_ppo": MaskableGraphPolicy}
+
+
 @dataclass
 class Args:
     algo: str = "maskable_ppo"
+    policy: str = "mlp"
     suite: str = "tutorial"
     timesteps: int | None = None  # default: the hyperparameters' n_timesteps, or the resumed run's own
     seed: int = 0
@@ -78,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> Args:
     d = Args()
     p = _Parser(prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
+    p.add_argument("--policy", choices=("mlp", "graph"), default=d.policy,
+                   help="mlp: the hyperparameters' policy; graph: the topology-agnostic graph policy over the call "
+                        f"graph (agents/graph; {', '.join(GRAPH_POLICIES)}) (default: %(default)s)")
     p.add_argument("--suite", default=d.suite, help="built-in suite name or suite file (default: %(default)s)")
     p.add_argument("--timesteps", type=_positive, default=None,
                    help="total environment steps (default: the hyperparameters' n_timesteps, or the resumed run's)")
@@ -165,11 +175,25 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         raise ConfigError(f"--max-services {args.max_services} is smaller than suite {suite.name!r}, whose largest "
                           f"topology has {suite.max_services} services")
     accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
+    # train.py's own hyperparameter, taken out while the algorithm's are checked
+    warmup = hyperparams.pop(CRITIC_WARMUP_KEY, 0)
     hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
     if args.timesteps is None:  # a new run without --timesteps: the budget its hyperparameters give
         if "n_timesteps" not in hyperparams:
             raise ConfigError(f"no n_timesteps in the hyperparameters for {args.algo}: add it or pass --timesteps")
         args.timesteps = hyperparams["n_timesteps"]
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or warmup < 0 or warmup != int(warmup):
+        raise ConfigError(f"bad hyperparameters for {args.algo}: {CRITIC_WARMUP_KEY}={warmup!r}: "
+                          "expected an integer >= 0")
+    if warmup:
+        if args.algo not in CLONABLE:
+            raise ConfigError(f"{CRITIC_WARMUP_KEY} works with {', '.join(CLONABLE)}, not {args.algo}")
+        hyperparams[CRITIC_WARMUP_KEY] = int(warmup)
+    if args.policy == "graph":
+        if args.algo not in GRAPH_POLICIES:
+            raise ConfigError(f"--policy graph works with {', '.join(GRAPH_POLICIES)}, not {args.algo}")
+        if hyperparams.get("normalize"):
+            raise ConfigError("--policy graph cannot be combined with normalize (the call graph is not normalised)")
     if args.warm_start is not None:
         if args.warm_start not in RULE_AGENTS:
             raise ConfigError(f"--warm-start {args.warm_start!r}: warm start needs a rule-based teacher "
@@ -236,9 +260,9 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     shaping = float(hyperparams.get("impact_shaping", 0.0))
     gamma = float(hyperparams.get("gamma", 0.99))
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    wrapper, wrapper_kwargs = (ImpactShaping, {"coef": shaping, "gamma": gamma}) if shaping else (None, None)
     venv = make_vec_env("supportgym/Incident-v0", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
-                        wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
+                        wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma,
+                                                             "call_graph": args.policy == "graph"})
     if stats is not None:
         try:
             normalizer = load_vec_normalize(stats)
@@ -250,6 +274,14 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     if normalize:
         return VecNormalize(venv, **{"gamma": gamma, **(normalize if isinstance(normalize, dict) else {})})
     return venv
+
+
+def _wrap(env: gym.Env, shaping: float, gamma: float, call_graph: bool) -> gym.Env:
+    """A training env: impact shaping if asked for; the call graph appended for the graph policy
+    (outermost: MaskablePPO asks the outermost env for the action masks)."""
+    if shaping:
+        env = ImpactShaping(env, coef=shaping, gamma=gamma)
+    return CallGraphObservation(env) if call_graph else env
 
 
 def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
@@ -266,7 +298,11 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
     else:
         if args.resume:
             print(f"{run_dir} has no checkpoint yet: starting it afresh")
-        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in TRAINER_KEYS}
+        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in (*TRAINER_KEYS, CRITIC_WARMUP_KEY)}
+        if args.policy == "graph":  # it builds its own network: the MLP's net_arch does not apply
+            algo_kwargs["policy"] = GRAPH_POLICIES[args.algo]
+            kwargs = {k: v for k, v in (algo_kwargs.get("policy_kwargs") or {}).items() if k != "net_arch"}
+            algo_kwargs["policy_kwargs"] = kwargs or None
         try:
             model = algo_class(env=venv, seed=args.seed, device="cpu", verbose=0,
                                tensorboard_log=str(run_dir / "tb"), **algo_kwargs)
@@ -285,6 +321,8 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
     callbacks: list = [AtomicCheckpoint(run_dir, args.checkpoint_freq), evaluation]
     if args.progress:
         callbacks.append(Progress(args.timesteps, evaluation))
+    if hyperparams.get(CRITIC_WARMUP_KEY):
+        callbacks.append(CriticWarmup(hyperparams[CRITIC_WARMUP_KEY]))
     return model, evaluator, callbacks
 
 
@@ -334,7 +372,7 @@ def warm_start(model, args: Args) -> None:
     start = time.perf_counter()
     try:
         demos = collect_demonstrations(args.suite, args.warm_start, args.warm_start_episodes, seed=50_000 + args.seed,
-                                       max_services=args.max_services)
+                                       max_services=args.max_services, call_graph=args.policy == "graph")
     except ValueError as error:
         raise ConfigError(str(error)) from None
     fit = behaviour_clone(model.policy, *demos, epochs=args.warm_start_epochs, seed=args.seed)

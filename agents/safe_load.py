@@ -184,6 +184,24 @@ def _check_state_file(path: Path, entry: str, raw: bytes) -> None:
                                      "plain attribute path")
 
 
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The plain-JSON ``data`` entry of an SB3 zip, unpickling nothing."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("data").file_size > MAX_DATA_BYTES:
+                raise ModelLoadError(f"{path}: its 'data' entry is larger than {MAX_DATA_BYTES >> 20} MiB: not a model")
+            data = json.loads(archive.read("data"))
+            archive.testzip()
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError) as e:
+        raise ModelLoadError(f"{path} is not a readable stable-baselines3 model (.zip saved by model.save): "
+                             f"{type(e).__name__}: {e}") from None
+    if not isinstance(data, dict) or "policy_class" not in data:
+        raise ModelLoadError(f"{path} is not a stable-baselines3 model: its 'data' entry has no policy_class")
+    return data
+
+
 def load_model(cls: type, path: Path, env: Any = None, replace: dict[str, Any] | None = None,
                device: str = "cpu") -> Any:
     """``cls.load(path, env)`` with nothing unpickled by SB3 (see the module docstring)."""

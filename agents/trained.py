@@ -23,17 +23,17 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from agents.safe_load import MAX_DATA_BYTES, ModelLoadError, load_model, load_vec_normalize
+from agents.safe_load import ModelLoadError, load_model, load_vec_normalize, read_metadata
+from agents.base import Agent
 from agents.view import Desk
 
-__all__ = ["ALGORITHMS", "ModelLoadError", "TrainedAgent", "load_trained", "parse_model_spec",
+__all__ = ["ALGORITHMS", "ModelLoadError", "TrainedAgent", "load_trained", "model_agent", "parse_model_spec",
            "vec_normalize_path"]
 
 #: Algorithm name -> (module, class).
@@ -60,24 +60,6 @@ def parse_model_spec(spec: str) -> tuple[Path, str | None]:
     if sep and tail.lower() in ALGORITHMS:
         return Path(head), tail.lower()
     return Path(spec), None
-
-
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The plain-JSON ``data`` entry of an SB3 zip, unpickling nothing."""
-    if not path.is_file():
-        raise ModelLoadError(f"model file {path} does not exist")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.getinfo("data").file_size > MAX_DATA_BYTES:
-                raise ModelLoadError(f"{path}: its 'data' entry is larger than {MAX_DATA_BYTES >> 20} MiB: not a model")
-            data = json.loads(archive.read("data"))
-            archive.testzip()
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError) as e:
-        raise ModelLoadError(f"{path} is not a readable stable-baselines3 model (.zip saved by model.save): "
-                             f"{type(e).__name__}: {e}") from None
-    if not isinstance(data, dict) or "policy_class" not in data:
-        raise ModelLoadError(f"{path} is not a stable-baselines3 model: its 'data' entry has no policy_class")
-    return data
 
 
 def detect_algorithm(data: dict[str, Any], path: Path) -> str:
@@ -174,11 +156,27 @@ class TrainedAgent:
         return (np.array(actions[0]) if single else actions), state
 
 
-def load_trained(spec: str, env: gym.Env) -> TrainedAgent:
+def model_agent(model: Any, algo: str, env: gym.Env, name: str) -> Agent:
+    """A live model playing ``env`` as an agent; a graph policy appends ``env``'s call graph itself."""
+    from agents.graph import GraphPolicyAgent, is_graph_policy
+
+    if is_graph_policy(model.policy):
+        return GraphPolicyAgent(model, env, name)
+    return TrainedAgent(model, algo, Desk.of(env), name)
+
+
+def load_trained(spec: str, env: gym.Env) -> Agent:
     """Load ``path.zip`` or ``path.zip:algo`` for ``env``. Raises :class:`ModelLoadError` with a
-    clear message on any problem with the file."""
+    clear message on any problem with the file. A graph-policy model (agents/graph) plays
+    ``env`` at any ``max_services``."""
     path, algo = parse_model_spec(spec)
     data = read_metadata(path)
+    from agents.graph import graph_policy_name, load_graph_agent  # imports torch: only for a model
+
+    if graph_policy_name(data) is not None:  # weights independent of the slot count: any max_services
+        if data.get(VECNORMALIZE_MARKER) is True:
+            raise ModelLoadError(f"{path}: a graph-policy model trained under VecNormalize is not supported")
+        return load_graph_agent(path, env, name=str(path))
     algo = algo or detect_algorithm(data, path)
     check_spaces(data, env, path)
     module, cls_name = ALGORITHMS[algo]

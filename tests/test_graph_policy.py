@@ -1,4 +1,4 @@
-"""The topology-agnostic graph policy (agents/graph_policy.py): the call-graph wrapper, the
+"""The topology-agnostic graph policy (agents/graph): the call-graph wrapper, the
 layout, permutation equivariance, another max_services at load, save and load."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sb3_contrib import MaskablePPO  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
-from agents.graph_policy import (  # noqa: E402
+from agents.graph import (  # noqa: E402
     CallGraphObservation,
     GraphLayout,
     GraphPolicy,
@@ -240,7 +240,7 @@ def test_load_rejects_what_is_not_a_graph_model(tmp_path):
     with pytest.raises(ValueError, match="not trained with a graph policy"):
         load_graph_policy(tmp_path / "mlp.zip", _env())
     (tmp_path / "junk.zip").write_text("not a zip")
-    with pytest.raises(ValueError, match="not a model saved by stable-baselines3"):
+    with pytest.raises(ValueError, match="not a readable stable-baselines3 model"):
         load_graph_policy(tmp_path / "junk.zip", _env())
     with pytest.raises(ValueError, match="does not exist"):
         load_graph_policy(tmp_path / "missing.zip", _env())

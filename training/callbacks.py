@@ -1,4 +1,4 @@
-"""SB3 callbacks for ``train.py``: atomic checkpoints, domain evaluation, a progress bar."""
+"""SB3 callbacks for ``train.py``: atomic checkpoints, domain evaluation, a progress bar, critic warm-up."""
 
 from __future__ import annotations
 
@@ -99,3 +99,43 @@ class Progress(BaseCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+#: The hyperparameter of :class:`CriticWarmup` (train.py reads it; it is not the algorithm's).
+CRITIC_WARMUP_KEY = "critic_warmup_steps"
+
+
+class CriticWarmup(BaseCallback):
+    """Freeze the actor for the first ``steps`` RL steps while the critic learns. After a
+    behaviour-cloning warm start the critic is untrained: its early advantages are noise, and
+    PPO updates on them undid the clone (0% resolved); frozen meanwhile, the clone's level held.
+
+    Frozen: every parameter on the actor's path (its encoder, or the shared one, the policy
+    latent network and the action head); the updates then move the critic alone."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+        self.frozen = False
+
+    def _actor_parameters(self) -> list:
+        policy = self.model.policy
+        modules = [policy.action_net, getattr(policy.mlp_extractor, "policy_net", None),
+                   policy.features_extractor if policy.share_features_extractor else policy.pi_features_extractor]
+        return [p for module in modules if module is not None for p in module.parameters()]
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if frozen != self.frozen:
+            for parameter in self._actor_parameters():
+                parameter.requires_grad_(not frozen)
+            self.frozen = frozen
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # the update that follows learns from the steps up to num_timesteps: frozen while within the warm-up
+        self._set_frozen(self.num_timesteps <= self.steps)
+
+    def _on_training_end(self) -> None:
+        self._set_frozen(False)  # a saved or further-trained model has a trainable actor

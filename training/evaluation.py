@@ -13,8 +13,7 @@ import math
 import numpy as np
 
 from agents.registry import make_agent
-from agents.trained import TrainedAgent
-from agents.view import Desk
+from agents.trained import model_agent
 from evaluation.play import EpisodePlan, Record, make_env, play
 from evaluation.statistics import DEFAULT_REPS, normalised_scores
 from evaluation.summary import Summary, flat, summarise
@@ -43,7 +42,7 @@ class DomainEvaluator:
         return {name: scalars(self._summarise(refs[name], scores[name])) for name in BASELINES}
 
     def __call__(self, model) -> dict[str, float]:
-        policy = TrainedAgent(model, self.algo, Desk.of(self.env), "policy")
+        policy = model_agent(model, self.algo, self.env, "policy")
         records = play(self.env, policy, self.plan)
         scores = normalised_scores({**self.references(), "policy": records})["policy"]
         return scalars(self._summarise(records, scores))

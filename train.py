@@ -37,8 +37,9 @@ from agents.registry import RULE_AGENTS
 from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
 from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
 from agents.graph import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
-from training.callbacks import CRITIC_WARMUP_KEY, AtomicCheckpoint, CriticWarmup, DomainEval, Progress
-from training.config import TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams, validate_hyperparams
+from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress
+from training.config import (CRITIC_WARMUP_KEY, TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams,
+                             validate_hyperparams)
 from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
 from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, latest_checkpoint, read_config,
@@ -175,20 +176,13 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         raise ConfigError(f"--max-services {args.max_services} is smaller than suite {suite.name!r}, whose largest "
                           f"topology has {suite.max_services} services")
     accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
-    # train.py's own hyperparameter, taken out while the algorithm's are checked
-    warmup = hyperparams.pop(CRITIC_WARMUP_KEY, 0)
     hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
     if args.timesteps is None:  # a new run without --timesteps: the budget its hyperparameters give
         if "n_timesteps" not in hyperparams:
             raise ConfigError(f"no n_timesteps in the hyperparameters for {args.algo}: add it or pass --timesteps")
         args.timesteps = hyperparams["n_timesteps"]
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or warmup < 0 or warmup != int(warmup):
-        raise ConfigError(f"bad hyperparameters for {args.algo}: {CRITIC_WARMUP_KEY}={warmup!r}: "
-                          "expected an integer >= 0")
-    if warmup:
-        if args.algo not in CLONABLE:
-            raise ConfigError(f"{CRITIC_WARMUP_KEY} works with {', '.join(CLONABLE)}, not {args.algo}")
-        hyperparams[CRITIC_WARMUP_KEY] = int(warmup)
+    if hyperparams.get(CRITIC_WARMUP_KEY) and args.algo not in CLONABLE:
+        raise ConfigError(f"{CRITIC_WARMUP_KEY} works with {', '.join(CLONABLE)}, not {args.algo}")
     if args.policy == "graph":
         if args.algo not in GRAPH_POLICIES:
             raise ConfigError(f"--policy graph works with {', '.join(GRAPH_POLICIES)}, not {args.algo}")
@@ -298,7 +292,7 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
     else:
         if args.resume:
             print(f"{run_dir} has no checkpoint yet: starting it afresh")
-        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in (*TRAINER_KEYS, CRITIC_WARMUP_KEY)}
+        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in TRAINER_KEYS}
         if args.policy == "graph":  # it builds its own network: the MLP's net_arch does not apply
             algo_kwargs["policy"] = GRAPH_POLICIES[args.algo]
             kwargs = {k: v for k, v in (algo_kwargs.get("policy_kwargs") or {}).items() if k != "net_arch"}

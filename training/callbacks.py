@@ -101,10 +101,6 @@ class Progress(BaseCallback):
             self.bar = None
 
 
-#: The hyperparameter of :class:`CriticWarmup` (train.py reads it; it is not the algorithm's).
-CRITIC_WARMUP_KEY = "critic_warmup_steps"
-
-
 class CriticWarmup(BaseCallback):
     """Freeze the actor for the first ``steps`` RL steps while the critic learns. After a
     behaviour-cloning warm start the critic is untrained: its early advantages are noise, and

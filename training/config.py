@@ -78,7 +78,9 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 # --- checking values before any work starts --------------------------------------------------
 #: Hyperparameters that are not the algorithm's own (train.py reads them).
-TRAINER_KEYS = ("n_timesteps", "n_envs", "impact_shaping", "normalize")
+#: The hyperparameter of ``training.callbacks.CriticWarmup``: RL steps with the actor frozen.
+CRITIC_WARMUP_KEY = "critic_warmup_steps"
+TRAINER_KEYS = ("n_timesteps", "n_envs", "impact_shaping", "normalize", CRITIC_WARMUP_KEY)
 #: Set by train.py from its own options; a hyperparameter may not set them.
 RESERVED_KEYS = {"env": "use --suite", "seed": "use --seed", "device": "always cpu", "verbose": "always 0",
                  "tensorboard_log": "use --run-dir", "_init_setup_model": "internal"}
@@ -120,7 +122,7 @@ class Number:
 
 #: The known hyperparameters of the four algorithms and of train.py, with their ranges.
 KNOWN: dict[str, Number] = {
-    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), "n_steps": Number(int, 1),
+    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), CRITIC_WARMUP_KEY: Number(int, 0), "n_steps": Number(int, 1),
     "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
     "learning_rate": Number(float, 0, open_low=True), "gamma": Number(float, 0, 1, open_low=True),
     "gae_lambda": Number(float, 0, 1), "ent_coef": Number(float, 0), "vf_coef": Number(float, 0),

@@ -17,18 +17,14 @@ import sys
 from pathlib import Path
 
 from evaluation import plots, reports
+from evaluation.cli import OneLineParser
 from evaluation.play import EpisodePlan, cached_agent, cached_env, play_agents
 from evaluation.statistics import DEFAULT_REPS, REFERENCES, normalised_scores
 from evaluation.summary import summarise_all
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2: the usage is a --help away
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
-    p = _Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="standard", help="built-in suite name or path to a suite file (default standard)")
     p.add_argument("--agents", default="random,naive,runbook,expert,oracle",
                    help="comma-separated: random, naive, runbook, expert, oracle, or model files path.zip[:algo]")

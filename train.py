@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -40,6 +40,7 @@ from agents.graph import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
 from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress
 from training.config import (CRITIC_WARMUP_KEY, TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams,
                              validate_hyperparams)
+from evaluation.cli import OneLineParser
 from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
 from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, latest_checkpoint, read_config,
@@ -76,15 +77,9 @@ class Args:
     progress: bool = True
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """A usage error in one line (argparse would print the whole usage first)."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None = None) -> Args:
     d = Args()
-    p = _Parser(prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=tuple(ALGORITHM_CLASSES), default=d.algo, help="algorithm (default: %(default)s)")
     p.add_argument("--policy", choices=("mlp", "graph"), default=d.policy,
                    help="mlp: the hyperparameters' policy; graph: the topology-agnostic graph policy over the call "

@@ -72,6 +72,9 @@ def is_graph_policy(policy: Any) -> bool:
     return isinstance(policy, _GraphPolicyMixin)
 
 
+# Each class defines its own ``__init__`` rather than the mixin: SB3's saved metadata names the
+# policy class only through ``policy_class.__init__``, and agents.graph.loading recognises a graph
+# model (without unpickling anything) by that name.
 class GraphPolicy(_GraphPolicyMixin, ActorCriticPolicy):
     """The graph policy for SB3 ``PPO``. Keyword arguments: ``layout`` (a :class:`GraphLayout` or
     its fields; default :func:`native_layout`), ``dim`` (embedding width), ``message_rounds``,

@@ -249,7 +249,7 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     shaping = float(hyperparams.get("impact_shaping", 0.0))
     gamma = float(hyperparams.get("gamma", 0.99))
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    venv = make_vec_env("supportgym/Incident-v0", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
+    venv = make_vec_env("supportgym/Incident-v1", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
                         wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma,
                                                              "call_graph": args.policy == "graph"})
     if stats is not None:

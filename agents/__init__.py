@@ -7,7 +7,7 @@ the oracle and trained models plug into evaluation and user code alike::
     import gymnasium as gym, supportgym
     from agents import make_agent
 
-    env = gym.make("supportgym/Incident-v0", suite="standard")
+    env = gym.make("supportgym/Incident-v1", suite="standard")
     agent = make_agent("expert", env)          # or "runbook", "oracle", "runs/x/model.zip", ...
     obs, info = env.reset(seed=0)
     state, start, done = None, True, False

@@ -1,4 +1,4 @@
-"""Incident-v0 simulation speed: steps per second of random allowed actions through gym.make.
+"""Incident-v1 simulation speed: steps per second of random allowed actions through gym.make.
 
     python benchmarks/speed.py                 # every built-in suite, then 8/32/128 services
     python benchmarks/speed.py --steps 50000   # longer runs (each row: median of --repeats runs)
@@ -59,13 +59,13 @@ def main() -> None:
 
     print(f"{'suite':<12}{'services':>9}{'steps/s':>10}{'µs/step':>9}")
     for suite in supportgym.builtin_suites(training_distributions=False):
-        env = gym.make("supportgym/Incident-v0", suite=suite)
+        env = gym.make("supportgym/Incident-v1", suite=suite)
         report(suite, env.unwrapped.suite.max_services, env)
     with tempfile.TemporaryDirectory() as tmp:
         for n in (8, 32, 128):
             path = Path(tmp) / f"layered-{n}.yaml"
             path.write_text(yaml.safe_dump(layered_suite(n)))
-            report("layered", n, gym.make("supportgym/Incident-v0", suite=str(path), max_services=n))
+            report("layered", n, gym.make("supportgym/Incident-v1", suite=str(path), max_services=n))
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ class EpisodePlan:
 def make_env(suite: str, max_services: int) -> gym.Env:
     import supportgym  # noqa: F401  (registers the environment)
 
-    return gym.make("supportgym/Incident-v0", suite=suite, max_services=max_services, disable_env_checker=True)
+    return gym.make("supportgym/Incident-v1", suite=suite, max_services=max_services, disable_env_checker=True)
 
 
 def play(env: gym.Env, agent: Agent, plan: EpisodePlan, indices: Iterable[int] | None = None,

@@ -1,7 +1,7 @@
 """supportgym: a Gymnasium environment for production incident response.
 
-``import supportgym`` registers ``supportgym/Incident-v0`` (the standard suite) and one id per
-built-in suite, ``supportgym/Incident-<Suite>-v0`` (:func:`suite_id`), and nothing else: the names below
+``import supportgym`` registers ``supportgym/Incident-v1`` (the standard suite) and one id per
+built-in suite, ``supportgym/Incident-<Suite>-v1`` (:func:`suite_id`), and nothing else: the names below
 load on first use, so a module that imports only ``supportgym.contract`` (the agents do) never
 loads the simulator.
 """
@@ -30,14 +30,14 @@ __all__ = list(_PUBLIC)
 #: Applied by gym.make after its TimeLimit, so a truncated episode still reports its metrics.
 _WRAPPERS = (WrapperSpec("EpisodeMetricsOnTruncation", "supportgym.env:EpisodeMetricsOnTruncation", {}),)
 
-register(id="supportgym/Incident-v0", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
+register(id="supportgym/Incident-v1", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
 
 
 def suite_id(suite: str) -> str:
-    """The Gymnasium id of a built-in suite: ``standard`` -> ``supportgym/Incident-Standard-v0``.
+    """The Gymnasium id of a built-in suite: ``standard`` -> ``supportgym/Incident-Standard-v1``.
     Hyphenated variants of one name (like MiniGrid's ``MiniGrid-DoorKey-5x5-v0``) keep every id
-    beside ``Incident-v0`` in the registry and map back to the suite by lower-casing the middle."""
-    return f"supportgym/Incident-{suite.title()}-v0"
+    beside ``Incident-v1`` in the registry and map back to the suite by lower-casing the middle."""
+    return f"supportgym/Incident-{suite.title()}-v1"
 
 
 #: Built-in suites that are training distributions of generated systems (thousands of scenarios

@@ -54,7 +54,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     sig = signals(p, s, target, act.capacity_during) if disrupting else signals(p, s)
     impact_during = sig.impact  # users hurt while the action ran (a restart's outage included)
 
-    # 2. Triage: declared severity, escalation.
+    # 2. Triage: declared severity, category and routing, escalation.
     if not kinds.isdisjoint(triage.KINDS):
         triage.triage(s, kind)
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
@@ -67,9 +67,11 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
         sig = signals(p, s)
     elif disrupting:
         sig = signals(p, s)
-    # 5. Validation: healthy at the start and at the end of the watch.
+    # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
     if validation.VALIDATE in kinds:
         validation.validate(s, rows[kind == validation.VALIDATE], healthy_before, validation.healthy(sig))
+    if validation.ASK_CUSTOMER in kinds:
+        validation.ask_customer(s, sig, rows[kind == validation.ASK_CUSTOMER], rng)
     # The alerts the world now raises.
     update_alerts(p, s, sig, minutes)
 
@@ -84,7 +86,8 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
                                    s.peak_impact)
         if validation.RESOLVE in kinds:
             window_impact, held = validation.close(p, s, resolving)
-            extra += rewards.resolution_reward(p.reward_weights, resolving, held, window_impact)
+            extra += rewards.resolution_reward(p.reward_weights, resolving, held, window_impact,
+                                               validation.unconfirmed(s))
         reward += extra
         s.episode_return += extra
     invalid = ~act.valid

@@ -1,4 +1,4 @@
-"""The ``supportgym/Incident-v0`` Gymnasium environment: a thin shell over ``core.step``."""
+"""The ``supportgym/Incident-v1`` Gymnasium environment: a thin shell over ``core.step``."""
 
 from __future__ import annotations
 
@@ -62,40 +62,51 @@ class IncidentEnv(gym.Env):
     the world moves on. Scenarios come from a suite file (``scenarios/*.yaml``).
 
     ## Action space
-    ``Discrete(max_services * 9 + 8)``. Index ``s * 9 + k`` is per-service action ``k`` on service
-    slot ``s``: 0 check logs, 1 check metrics, 2 check traces, 3 check changes, 4 restart,
-    5 rollback, 6 scale out, 7 hotfix, 8 failover. Then eight global actions: declare SEV1, SEV2,
-    SEV3, search knowledge base, escalate, wait, validate, resolve. ``action_names`` gives a
-    readable name per index for the current episode. Actions are gated by tier (L1: metrics,
-    restart, knowledge base, severity, escalate, wait, validate, resolve; L2 adds logs, traces,
-    changes, rollback, scale out, failover; L3 adds hotfix) and by topology (empty slots, third-
-    party providers). ``action_masks()`` and ``info["action_mask"]`` give the allowed set; a
-    masked action is a no-op that costs a minute and ``invalid_action`` reward. An action is a
-    Python or numpy integer, or a 0-d or shape-(1,) integer array (as vector envs pass them);
-    anything else (a float, even ``2.0``, a bool, ``None``, a string, a list, another shape, an
-    index outside the space) raises ``supportgym.InvalidActionError``, a ``ValueError``.
+    ``Discrete(max_services * 10 + 15)``. Index ``s * 10 + k`` is per-service action ``k`` on
+    service slot ``s``: 0 check logs, 1 check metrics, 2 check traces, 3 check changes, 4 restart,
+    5 rollback, 6 scale out, 7 hotfix, 8 failover, 9 reproduce (a synthetic request through an
+    entry service). Then fifteen global actions: declare SEV1, SEV2, SEV3; file the ticket as API,
+    DB, AUTH, UI, INFRA; reassign it to the filed category's team; search knowledge base;
+    escalate; ask the customer; wait; validate; resolve. ``action_names`` gives a readable name
+    per index for the current episode. Actions are gated by tier (L1: metrics, restart, knowledge
+    base, severity, category, reassign, escalate, ask the customer, wait, validate, resolve; L2
+    adds logs, traces, changes, reproduce, rollback, scale out, failover; L3 adds hotfix) and by
+    topology (empty slots, third-party providers, entry services for reproduce).
+    ``action_masks()`` and ``info["action_mask"]`` give the allowed set; a masked action is a
+    no-op that costs a minute and ``invalid_action`` reward. An action is a Python or numpy
+    integer, or a 0-d or shape-(1,) integer array (as vector envs pass them); anything else (a
+    float, even ``2.0``, a bool, ``None``, a string, a list, another shape, an index outside the
+    space) raises ``supportgym.InvalidActionError``, a ``ValueError``.
 
     ## Observation space
-    ``Box(0, 1, (max_services * 58 + 22,), float32)``: per service slot, topology facts (present,
-    kind, entry traffic, depth, failover), firing alerts (errors, latency, saturation, down), an
-    internal report flag, the last metric reading, log signature, trace result and change
-    recency with their freshness, the knowledge base's suggestion and the remedies done so
-    far; then the tier, declared severity, elapsed time, last validation result, knowledge-base
-    status, ticket category and alert load. ``supportgym.contract.observation.ObservationLayout``
-    reads it by feature name. The hidden fault is never in the observation, nor in ``info`` before the end.
+    ``Box(0, 1, (max_services * 61 + 38 + max_services ** 2,), float32)``: per service slot,
+    topology facts (present, kind, entry traffic, depth, failover), firing alerts (errors,
+    latency, saturation, down), an internal report flag, the last metric reading, log
+    signature, trace result, change recency and reproduction result with their freshness, the
+    knowledge base's suggestion and the remedies done so far; then the tier, declared severity,
+    elapsed time, last validation result, knowledge-base status, ticket category, the team the
+    ticket is routed to and the category it is filed under, the customer's last answer, and
+    alert load; then the call graph, ``max_services x max_services`` call weights (row = caller,
+    column = callee). ``supportgym.contract.observation.ObservationLayout`` reads it by feature
+    name. The hidden fault (and the team that owns it) is never in the observation, nor in
+    ``info`` before the end.
 
     ## Rewards
     Per step: minus user-impact minutes (weight ``impact``), minus engineer time (by tier, more
     under a declared SEV1), minus ``harm`` per harmful action (a needless restart, an unrelated
-    rollback, a hotfix of a healthy service). On ``resolve``: the simulator runs a post-resolution
-    window; ``+resolve_bonus`` if no fault is left and users stay unhurt, else ``-reopen_penalty``;
-    the window's impact is charged. At the end: ``-timeout_penalty`` on truncation and
+    rollback, a hotfix of a healthy service). An escalation takes longer while the ticket sits
+    with the wrong team (20 minutes more: that team bounces it) or is filed under the wrong
+    category or none (5 more). On ``resolve``: the simulator runs a post-resolution window;
+    ``+resolve_bonus`` if no fault is left and users stay unhurt, else ``-reopen_penalty``; the
+    window's impact is charged, and ``-unconfirmed_close`` if the reporting customer was never
+    asked whether it works again (or last said it did not). At the end: ``-timeout_penalty`` on truncation and
     ``-severity_mismatch`` if the declared severity is wrong. Weights are per suite;
     ``reward_bounds`` gives the per-step range.
 
     ## Starting state
     A scenario is drawn by weight (or chosen with ``options={"scenario": NAME}``); the fault
-    service, onset, intensity, noise draws and red-herring changes are drawn from the seed. The
+    service, onset, intensity, noise draws, red-herring changes and the ticket's routing (with
+    chance ``misroute``, a team that does not own the fault) are drawn from the seed. The
     world has run from the fault's onset to the moment the incident opens, so alerts are firing.
 
     ## Episode end
@@ -107,7 +118,7 @@ class IncidentEnv(gym.Env):
     N))``) or read ``env.unwrapped.episode_metrics()``.
 
     ## Arguments
-    ``gym.make("supportgym/Incident-v0", suite="standard", max_services=16, render_mode=None)``:
+    ``gym.make("supportgym/Incident-v1", suite="standard", max_services=16, render_mode=None)``:
     ``suite`` is a built-in suite name (``tutorial``, ``standard``, ``hard``) or a path to a suite
     file; ``max_services`` pads the observation and action space; ``render_mode="ansi"`` returns
     a text view of alerts, evidence and the timeline, ``"human"`` prints it at every step, and
@@ -118,10 +129,14 @@ class IncidentEnv(gym.Env):
     overrides the suite's starting tier (1-3), e.g. for a training curriculum.
 
     ## Ids
-    ``supportgym/Incident-v0`` is the standard suite; ``supportgym/Incident-<Suite>-v0`` (e.g.
-    ``supportgym/Incident-Tutorial-v0``) is each built-in suite, for clients that take only an id.
+    ``supportgym/Incident-v1`` is the standard suite; ``supportgym/Incident-<Suite>-v1`` (e.g.
+    ``supportgym/Incident-Tutorial-v1``) is each built-in suite, for clients that take only an id.
 
     ## Version history
+    * v1: the call graph in the observation; L1 triage files a category and reassigns a misrouted
+      ticket (misrouting slows escalations); L2 reproduces through an entry service; the customer
+      can be asked whether it works again (``unconfirmed_close`` reward weight). Both spaces grew,
+      so v0 models do not load.
     * v0: initial release.
     """
 

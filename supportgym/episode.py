@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
-from supportgym.contract.vocabulary import N_LOG_CLASSES, REMEDIES, ServiceKind, check_fits
+from supportgym.contract.vocabulary import N_LOG_CLASSES, REMEDIES, ServiceKind, Team, check_fits
 from supportgym.observe import refresh, write_static
 from supportgym.stages.signal import break_alert_rules, file_reports, signals, update_alerts
 from supportgym.suite import Scenario, known_fix
@@ -31,6 +31,7 @@ from supportgym.world.params import (
     Params,
 )
 from supportgym.world.state import State
+from supportgym.world.teams import team_of
 
 _DAY = 1440.0
 #: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
@@ -76,6 +77,7 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     break_alert_rules(s, p.present[0], noise.missed_alert_rate, noise.false_alarm_rate, rng)
     file_reports(s, FAULTS[drawn[0][2].type].ticket, drawn[0][1], n, noise.ticket_mislead,
                  noise.internal_report_rate, rng)
+    _route(s, team_of(drawn[0][2].type, topo.kinds[drawn[0][1]]), noise.misroute, rng)
 
     _warm_up(p, s, 0.0)
     sig = signals(p, s)
@@ -85,6 +87,13 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     update_alerts(p, s, sig, np.zeros(1))
     refresh(p, s, np.zeros(1))
     return s
+
+
+def _route(s: State, owner: Team, misroute: float, rng: np.random.Generator) -> None:
+    """The ticket arrives with ``owner``'s team, or with a chance ``misroute`` another one."""
+    s.true_team[0] = owner
+    others = [t for t in Team if t != owner]
+    s.routed[0] = others[int(rng.integers(len(others)))] if rng.random() < misroute else owner
 
 
 def _draw_onset(f: FaultEntry, rng: np.random.Generator) -> float:
@@ -167,7 +176,7 @@ def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random
 def weight_array(w: RewardWeights) -> np.ndarray:
     """A suite's reward weights as ``Params.reward_weights`` (in the order of ``reward.W_*``)."""
     return np.array([w.impact, w.sev1_cost_multiplier, w.harm, w.invalid_action, *w.engineer_per_minute,
-                     w.resolve_bonus, w.reopen_penalty, w.timeout_penalty, w.severity_mismatch])
+                     w.resolve_bonus, w.reopen_penalty, w.timeout_penalty, w.severity_mismatch, w.unconfirmed_close])
 
 
 def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
@@ -198,7 +207,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     kinds[0, :n] = topo.kinds
     failover_ok = np.zeros(N, dtype=bool)
     failover_ok[:n] = topo.failover
-    tier_mask = tier_masks(actions, present, kinds, failover_ok[None])
+    tier_mask = tier_masks(actions, present, kinds, failover_ok[None], pad(topo.entry))
     rows = {ROW_ENTRY: pad(topo.entry), ROW_BASE_LOAD: pad(topo.base_load, 1.0),
             ROW_CAPACITY: pad(topo.base_load * topo.headroom, 1.0), ROW_BASE_LATENCY: pad(topo.base_latency, 1.0),
             ROW_SLO_LATENCY: pad(entry_slo, np.inf), ROW_HEALTHY_LATENCY: pad(healthy_latency, 1.0)}

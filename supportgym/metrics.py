@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from supportgym.contract.vocabulary import true_severity
+from supportgym.contract.observation import CUSTOMER_ANSWERS
+from supportgym.contract.vocabulary import Team, true_severity
 from supportgym.world.faults import FAULT_NAMES
 from supportgym.world.state import State
 
@@ -30,6 +31,9 @@ def episode_metrics(s: State, row: int, service_names: tuple[str, ...], scenario
         "escalations": int(s.escalations[row]),
         "wrong_closures": int(s.reopened[row]),
         "validated": bool(s.validated[row]),
+        "misrouted_handoffs": int(s.misrouted_handoffs[row]),
+        "owning_team": Team(s.true_team[row]).name,
+        "customer_answer": CUSTOMER_ANSWERS[s.customer_answer[row]],
         "declared_severity": int(s.declared[row]),
         "true_severity": int(true_severity(s.peak_impact[row])),
         "root_causes": faults,

@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="where to save the picture (PNG)")
     parser.add_argument("--frames", type=int, default=40, help="frames to time (default: %(default)s)")
     args = parser.parse_args(argv)
-    env = gym.make("supportgym/Incident-Standard-v0", render_mode="rgb_array", start_tier=2)
+    env = gym.make("supportgym/Incident-Standard-v1", render_mode="rgb_array", start_tier=2)
     env.reset(seed=1)
     u = env.unwrapped
     for kind, service in [(ActionKind.CHECK_METRICS, "edge"), (ActionKind.CHECK_TRACES, "edge"),
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         _pil()[0].fromarray(env.render()).save(args.out)
         print(f"saved {args.out}")
-    env = gym.make("supportgym/Incident-Hard-v0", render_mode="rgb_array")
+    env = gym.make("supportgym/Incident-Hard-v1", render_mode="rgb_array")
     _, info = env.reset(seed=0)
     rng = np.random.default_rng(0)
     times = []

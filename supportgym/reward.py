@@ -5,7 +5,9 @@ Per step (``account``, compiled):
             - engineer cost per minute (by tier, times ``sev1_cost_multiplier`` under a declared SEV1)
             - harm * [the action was harmful] - invalid_action * [the action was masked]
 On resolve: + resolve_bonus if the resolution holds through the post-resolution window,
-            otherwise - reopen_penalty; either way the window's user impact is charged too.
+            otherwise - reopen_penalty; either way the window's user impact is charged too;
+            - unconfirmed_close if a reporting customer was not asked whether it works again
+              (or last said it did not).
 At the end: - timeout_penalty if the time limit truncated the episode,
             - severity_mismatch if the declared severity is not the true one, or a more
               severe one was declared on the way.
@@ -24,6 +26,7 @@ from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.vocabulary import (
     ACTION_MINUTES,
     ESCALATION_MINUTES,
+    MISROUTE_MINUTES,
     MITIGATED_IMPACT,
     ActionKind,
     true_severity,
@@ -34,8 +37,8 @@ from supportgym.world.state import State
 #: Layout of ``Params.reward_weights`` (built by ``episode.weight_array`` from the suite's weights).
 W_IMPACT, W_SEV1, W_HARM, W_INVALID = 0, 1, 2, 3
 W_ENGINEER = 4  # W_ENGINEER + 0, 1, 2: engineer cost per minute at L1, L2, L3
-W_RESOLVE_BONUS, W_REOPEN, W_TIMEOUT, W_SEVERITY_MISMATCH = 7, 8, 9, 10
-N_WEIGHTS = 11
+W_RESOLVE_BONUS, W_REOPEN, W_TIMEOUT, W_SEVERITY_MISMATCH, W_UNCONFIRMED = 7, 8, 9, 10, 11
+N_WEIGHTS = 12
 RESOLVE = int(ActionKind.RESOLVE)
 
 
@@ -80,8 +83,8 @@ def _account_kernel(
 
 
 def resolution_reward(weights: np.ndarray, resolving: np.ndarray, held: np.ndarray,
-                      window_impact_minutes: np.ndarray) -> np.ndarray:
-    outcome = np.where(held, weights[W_RESOLVE_BONUS], -weights[W_REOPEN])
+                      window_impact_minutes: np.ndarray, unconfirmed: np.ndarray) -> np.ndarray:
+    outcome = np.where(held, weights[W_RESOLVE_BONUS], -weights[W_REOPEN]) - weights[W_UNCONFIRMED] * unconfirmed
     return np.where(resolving, outcome - weights[W_IMPACT] * window_impact_minutes, 0.0)
 
 
@@ -102,10 +105,11 @@ def reward_bounds(weights: np.ndarray, post_resolution_minutes: float, validate_
     ending the episode with both end penalties.
     """
     w = [float(x) for x in weights]
-    longest = max(ACTION_MINUTES.max(), ESCALATION_MINUTES.max(), validate_minutes)
+    longest = max(ACTION_MINUTES.max(), ESCALATION_MINUTES.max() + MISROUTE_MINUTES, validate_minutes)
     engineer = max(w[W_ENGINEER:W_ENGINEER + 3]) * w[W_SEV1]
     worst = (w[W_IMPACT] * longest + engineer * longest + w[W_HARM] + w[W_INVALID]
-             + w[W_REOPEN] + w[W_IMPACT] * post_resolution_minutes + w[W_TIMEOUT] + w[W_SEVERITY_MISMATCH])
+             + w[W_REOPEN] + w[W_IMPACT] * post_resolution_minutes + w[W_TIMEOUT] + w[W_SEVERITY_MISMATCH]
+             + w[W_UNCONFIRMED])
     return -worst, w[W_RESOLVE_BONUS]
 
 

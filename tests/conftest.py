@@ -15,7 +15,7 @@ Policy = Callable[[gym.Env, int], int]
 
 
 def make(suite: str = "standard", scenario: str | None = None, **kwargs) -> gym.Env:
-    return gym.make("supportgym/Incident-v0", suite=suite, scenario=scenario, **kwargs)
+    return gym.make("supportgym/Incident-v1", suite=suite, scenario=scenario, **kwargs)
 
 
 def run_episode(env: gym.Env, seed: int, policy: Policy, max_steps: int = 10_000) -> tuple[float, dict]:

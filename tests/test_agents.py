@@ -22,7 +22,7 @@ from supportgym.contract.observation import ObservationLayout, encode_recency
 from supportgym.contract.vocabulary import ActionKind, LogClass
 
 def make(suite: str = "standard", **kwargs) -> gym.Env:
-    return gym.make("supportgym/Incident-v0", suite=suite, **kwargs)
+    return gym.make("supportgym/Incident-v1", suite=suite, **kwargs)
 
 
 class _Guarded:

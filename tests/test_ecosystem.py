@@ -114,7 +114,7 @@ def test_a_per_id_entry_replaces_default_for_both_readers(tmp_path):
     exp_manager = pytest.importorskip("rl_zoo3.exp_manager")
     conf = tmp_path / "ppo.yml"
     conf.write_text("default: &default\n  n_timesteps: 1000\n  n_envs: 4\n"
-                    "supportgym/Incident-Hard-v0:\n  <<: *default\n  n_envs: 2\n")
+                    "supportgym/Incident-Hard-v1:\n  <<: *default\n  n_envs: 2\n")
     for suite, n_envs in (("hard", 2), ("tutorial", 4)):
         manager = exp_manager.ExperimentManager(Namespace(), "ppo", supportgym.suite_id(suite), str(tmp_path),
                                                 verbose=0, config=str(conf))
@@ -148,7 +148,7 @@ def test_rl_zoo3_recipe_trains_with_the_projects_hyperparameters_then_replays_an
 # --- the facts behind the CleanRL recipe ---------------------------------------------------------
 def test_same_step_autoreset_gives_the_new_episodes_mask_and_final_metrics():
     envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.wrappers.RecordEpisodeStatistics(gym.make("supportgym/Incident-Tutorial-v0"))] * 2,
+        [lambda: gym.wrappers.RecordEpisodeStatistics(gym.make("supportgym/Incident-Tutorial-v1"))] * 2,
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     obs, infos = envs.reset(seed=0)
     resolve = envs.single_action_space.n - 1  # the last global action: resolve

@@ -1,4 +1,4 @@
-"""The Gymnasium contract of Incident-v0: checkers, spaces, seeding, masks, rendering."""
+"""The Gymnasium contract of Incident-v1: checkers, spaces, seeding, masks, rendering."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ALL_SCENARIOS = [(suite, name) for suite in supportgym.builtin_suites(training_d
 
 
 def test_registered_and_builtin_suites_found():
-    assert "supportgym/Incident-v0" in gym.registry
+    assert "supportgym/Incident-v1" in gym.registry
     assert {"tutorial", "standard", "hard"} <= set(supportgym.builtin_suites())
 
 

@@ -38,7 +38,7 @@ def tiny_model(tmp_path_factory) -> Path:
     import supportgym  # noqa: F401
 
     path = tmp_path_factory.mktemp("model") / "tiny.zip"
-    env = gym.make("supportgym/Incident-v0", suite="tutorial")
+    env = gym.make("supportgym/Incident-v1", suite="tutorial")
     model = MaskablePPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0)
     model.learn(128)
     model.save(path)

@@ -142,7 +142,7 @@ def test_concurrent_faults_sit_on_distinct_services():
 def test_every_generated_scenario_passes_check_env(tmp_path, settings):
     path = _write(tmp_path, {"name": "g", "generators": [{"seed": 21, "count": 10, **settings}]})
     for name in load_suite(path).scenario_names:
-        env = gym.make("supportgym/Incident-v0", suite=str(path), scenario=name)
+        env = gym.make("supportgym/Incident-v1", suite=str(path), scenario=name)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a checker warning is a failure
             check_env(env.unwrapped)
@@ -161,7 +161,7 @@ def test_generator_entry_expands_next_to_hand_written_scenarios(tmp_path):
     assert suite.scenario_names == ["s", "gen-3-0", "gen-3-1", "gen-3-2", "gen-3-3", "big-0", "big-1"]
     assert np.isclose(suite.weights[1:5].sum() / suite.weights[0], 2.0)
     assert all(s.topology.n == 16 for s in suite.scenarios[-2:])
-    gym.make("supportgym/Incident-v0", suite=str(tmp_path / "suite.yaml")).reset(seed=0)
+    gym.make("supportgym/Incident-v1", suite=str(tmp_path / "suite.yaml")).reset(seed=0)
 
 
 @pytest.mark.parametrize(("entry", "field", "message"), [

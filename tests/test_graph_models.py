@@ -32,7 +32,7 @@ from tests.test_model_safety import OPEN, Payload, pickled_entries, rewrite  # n
 def graph24(tmp_path_factory) -> Path:
     """An untrained MaskablePPO graph model saved at 24 slots (weights do not depend on it)."""
     th.set_num_threads(1)
-    env = CallGraphObservation(gym.make("supportgym/Incident-v0", suite="tutorial", max_services=24,
+    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="tutorial", max_services=24,
                                         disable_env_checker=True))
     path = tmp_path_factory.mktemp("graph") / "graph24.zip"
     MaskablePPO(MaskableGraphPolicy, env, n_steps=32, batch_size=32, seed=0, device="cpu",
@@ -42,7 +42,7 @@ def graph24(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("max_services", [16, 32])
 def test_make_agent_plays_a_graph_model_at_another_max_services(graph24, max_services):
-    env = gym.make("supportgym/Incident-v0", suite="tutorial", max_services=max_services, disable_env_checker=True)
+    env = gym.make("supportgym/Incident-v1", suite="tutorial", max_services=max_services, disable_env_checker=True)
     agent = make_agent(str(graph24), env)
     assert isinstance(agent, GraphPolicyAgent) and agent.max_services == max_services
     obs, info = env.reset(seed=0)
@@ -64,7 +64,7 @@ def test_a_payload_in_any_entry_of_a_graph_model_never_runs(graph24, tmp_path):
     marker = tmp_path / "pwned"
     entries = pickled_entries(graph24)
     assert {"policy_class", "policy_kwargs"} <= set(entries)
-    env = CallGraphObservation(gym.make("supportgym/Incident-v0", suite="tutorial", disable_env_checker=True))
+    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True))
     for entry in entries:
         crafted = rewrite(graph24, tmp_path / f"crafted-{entry}.zip", entry, pickle.dumps(Payload(marker)))
         with pytest.raises(ModelLoadError) as caught:

@@ -34,7 +34,7 @@ LAYOUT = native_layout()
 
 
 def _env(max_services: int = 16, suite: str = "standard", **kwargs) -> CallGraphObservation:
-    return CallGraphObservation(gym.make("supportgym/Incident-v0", suite=suite, max_services=max_services,
+    return CallGraphObservation(gym.make("supportgym/Incident-v1", suite=suite, max_services=max_services,
                                          disable_env_checker=True, **kwargs))
 
 
@@ -108,7 +108,7 @@ def test_layout_derives_the_slot_count_and_rejects_what_does_not_fit():
         LAYOUT.max_services(native_layout(adjacency=False).observation_size(16))
     with pytest.raises(ValueError, match="present_feature"):
         GraphLayout(service_features=4, global_features=2, present_feature=4, service_actions=9, global_actions=8)
-    plain_env = gym.make("supportgym/Incident-v0", suite="standard", disable_env_checker=True)
+    plain_env = gym.make("supportgym/Incident-v1", suite="standard", disable_env_checker=True)
     with pytest.raises(ValueError, match="CallGraphObservation"):
         _model(plain_env)
     with pytest.raises(ValueError, match="builds its own network"):
@@ -212,7 +212,7 @@ def test_a_model_trained_at_16_slots_plays_a_32_slot_env(tmp_path):
     assert np.allclose(logits32[:, 32 * 9:], logits16[:, 16 * 9:], atol=1e-5)
     assert np.allclose(values32, values16, atol=1e-5)
     # and it plays whole episodes on a 32-slot env of larger generated systems
-    agent = load_graph_agent(tmp_path / "graph16.zip", gym.make("supportgym/Incident-v0", suite="validation",
+    agent = load_graph_agent(tmp_path / "graph16.zip", gym.make("supportgym/Incident-v1", suite="validation",
                                                                   max_services=32, disable_env_checker=True))
     metrics = run_episode(agent.env, agent, seed=0)
     assert metrics["scenario"].startswith("val-")
@@ -223,7 +223,7 @@ def test_graph_agent_plays_the_unwrapped_env_like_the_model_plays_the_wrapped_on
     model = _model(env)
     model.learn(64)
     model.save(tmp_path / "graph.zip")
-    plain = gym.make("supportgym/Incident-v0", suite="standard", max_services=16, disable_env_checker=True)
+    plain = gym.make("supportgym/Incident-v1", suite="standard", max_services=16, disable_env_checker=True)
     agent = load_graph_agent(tmp_path / "graph.zip", plain)
     for seed in range(3):
         obs, info = env.reset(seed=seed)
@@ -235,7 +235,7 @@ def test_graph_agent_plays_the_unwrapped_env_like_the_model_plays_the_wrapped_on
 
 
 def test_load_rejects_what_is_not_a_graph_model(tmp_path):
-    env = gym.make("supportgym/Incident-v0", suite="tutorial", disable_env_checker=True)
+    env = gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True)
     MaskablePPO("MlpPolicy", env, n_steps=32, batch_size=32).save(tmp_path / "mlp.zip")
     with pytest.raises(ValueError, match="not trained with a graph policy"):
         load_graph_policy(tmp_path / "mlp.zip", _env())

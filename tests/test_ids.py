@@ -11,7 +11,7 @@ from supportgym import builtin_suites, suite_id
 
 def test_every_builtin_suite_has_an_id_and_no_other_id_exists():
     ours = {k for k in gym.registry if k.startswith("supportgym/")}
-    assert ours == {"supportgym/Incident-v0", *(suite_id(s) for s in builtin_suites(training_distributions=False))}
+    assert ours == {"supportgym/Incident-v1", *(suite_id(s) for s in builtin_suites(training_distributions=False))}
     assert len(builtin_suites(training_distributions=False)) >= 4  # tutorial, standard, hard, heldout
 
 
@@ -32,5 +32,5 @@ def test_each_id_makes_the_env_of_its_suite(suite):
 
 
 def test_the_plain_id_is_the_standard_suite():
-    env = gym.make("supportgym/Incident-v0")
+    env = gym.make("supportgym/Incident-v1")
     assert env.unwrapped.suite.name == gym.make(suite_id("standard")).unwrapped.suite.name

@@ -25,7 +25,7 @@ ALGOS = ("ppo", "maskable_ppo", "recurrent_ppo", "dqn")
 
 
 def make_env() -> gym.Env:
-    return gym.make("supportgym/Incident-v0", suite="tutorial")
+    return gym.make("supportgym/Incident-v1", suite="tutorial")
 
 
 def _model(algo: str):
@@ -145,7 +145,7 @@ def test_resume_loading_refuses_a_payload_too(models, tmp_path):
     from stable_baselines3.common.env_util import make_vec_env
 
     marker = tmp_path / "pwned"
-    venv = make_vec_env("supportgym/Incident-v0", n_envs=1, env_kwargs={"suite": "tutorial", "render_mode": None})
+    venv = make_vec_env("supportgym/Incident-v1", n_envs=1, env_kwargs={"suite": "tutorial", "render_mode": None})
     assert load_model(MaskablePPO, models["maskable_ppo"], env=venv).num_timesteps >= 64
     for entry in ("policy_kwargs", "clip_range", "policy.optimizer.pth"):
         payload = torch_payload(marker) if entry.endswith(".pth") else pickle.dumps(Payload(marker))
@@ -189,7 +189,7 @@ def test_vec_normalize_statistics_load_safely(tmp_path):
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    venv = VecNormalize(make_vec_env("supportgym/Incident-v0", n_envs=1, env_kwargs={"suite": "tutorial", "render_mode": None}))
+    venv = VecNormalize(make_vec_env("supportgym/Incident-v1", n_envs=1, env_kwargs={"suite": "tutorial", "render_mode": None}))
     venv.reset()
     venv.step([0])
     path = tmp_path / "model_vecnormalize.pkl"

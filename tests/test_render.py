@@ -27,13 +27,13 @@ def _checks(env: gym.Env, n: int = 4):
 
 
 def test_metadata_lists_the_three_modes_and_the_checker_accepts_each():
-    env = gym.make("supportgym/Incident-Tutorial-v0", render_mode="rgb_array")
+    env = gym.make("supportgym/Incident-Tutorial-v1", render_mode="rgb_array")
     assert set(env.metadata["render_modes"]) == {"ansi", "human", "rgb_array"}
     check_env(env.unwrapped)  # with a spec, it also makes and renders the env in every mode
 
 
 def test_rgb_array_is_a_fixed_size_frame_before_and_during_an_episode():
-    env = gym.make("supportgym/Incident-Hard-v0", render_mode="rgb_array")
+    env = gym.make("supportgym/Incident-Hard-v1", render_mode="rgb_array")
     before = env.unwrapped.render()  # gym.make forbids it before reset; the env itself allows it
     assert before.shape == SHAPE and before.dtype == np.uint8
     env.reset(seed=0)
@@ -48,7 +48,7 @@ def test_rgb_array_is_a_fixed_size_frame_before_and_during_an_episode():
 def test_the_picture_is_drawn_from_the_observation_alone():
     """What the agent was given (the observation), the service map and the actions taken are
     enough to redraw the frame exactly: nothing hidden goes into it."""
-    env = gym.make("supportgym/Incident-Standard-v0", render_mode="rgb_array")
+    env = gym.make("supportgym/Incident-Standard-v1", render_mode="rgb_array")
     u = env.unwrapped
     obs, _ = env.reset(seed=1)
     for obs, *_ in _checks(env, 6):
@@ -62,7 +62,7 @@ def test_the_picture_is_drawn_from_the_observation_alone():
 
 
 def test_alerts_colour_the_nodes():
-    env = gym.make("supportgym/Incident-Standard-v0", render_mode="rgb_array")
+    env = gym.make("supportgym/Incident-Standard-v1", render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
     red = (frame[..., 0] > 200) & (frame[..., 1] < 100) & (frame[..., 2] < 100)
@@ -70,7 +70,7 @@ def test_alerts_colour_the_nodes():
 
 
 def test_human_prints_the_text_view_at_every_step(capsys):
-    env = gym.make("supportgym/Incident-Tutorial-v0", render_mode="human")
+    env = gym.make("supportgym/Incident-Tutorial-v1", render_mode="human")
     env.reset(seed=0)
     assert "tier L" in capsys.readouterr().out
     next(_checks(env, 1))
@@ -81,7 +81,7 @@ def test_human_prints_the_text_view_at_every_step(capsys):
 
 def test_a_missing_pillow_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
-    env = gym.make("supportgym/Incident-Tutorial-v0", render_mode="rgb_array")  # making it needs nothing
+    env = gym.make("supportgym/Incident-Tutorial-v1", render_mode="rgb_array")  # making it needs nothing
     env.reset(seed=0)
     with pytest.raises(ImportError, match="supportgym\\[eval\\]"):
         env.render()
@@ -91,7 +91,7 @@ def test_a_missing_pillow_is_a_clear_error(monkeypatch):
 def test_sb3_make_vec_env_with_default_arguments_renders():
     from stable_baselines3.common.env_util import make_vec_env
 
-    venv = make_vec_env("supportgym/Incident-Tutorial-v0", n_envs=2, seed=0)  # asks for rgb_array
+    venv = make_vec_env("supportgym/Incident-Tutorial-v1", n_envs=2, seed=0)  # asks for rgb_array
     venv.reset()
     venv.step(np.zeros(2, dtype=int))
     frames = venv.get_images()
@@ -101,7 +101,7 @@ def test_sb3_make_vec_env_with_default_arguments_renders():
 
 def test_record_video_writes_a_video(tmp_path):
     pytest.importorskip("moviepy")
-    env = gym.wrappers.RecordVideo(gym.make("supportgym/Incident-Tutorial-v0", render_mode="rgb_array"),
+    env = gym.wrappers.RecordVideo(gym.make("supportgym/Incident-Tutorial-v1", render_mode="rgb_array"),
                                    str(tmp_path / "videos"), episode_trigger=lambda episode: True, disable_logger=True)
     obs, info = env.reset(seed=0)
     rng = np.random.default_rng(0)

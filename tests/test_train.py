@@ -216,7 +216,7 @@ def test_behaviour_cloning_fits_the_teacher():
     from training.warmstart import behaviour_clone, collect_demonstrations
     torch.set_num_threads(1)
     demos = collect_demonstrations("tutorial", "expert", 30, seed=0, max_services=16)
-    model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v0", suite="tutorial"), seed=0, device="cpu")
+    model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v1", suite="tutorial"), seed=0, device="cpu")
     fit = behaviour_clone(model.policy, *demos, epochs=100, batch_size=32)
     assert fit["accuracy"] > 0.9, fit
 
@@ -289,7 +289,7 @@ def test_vec_normalize_statistics_travel_with_the_model(tmp_path, capsys):
     run = tmp_path / "n"
     for model in (run / "model.zip", run / "best_model.zip", *(run / "checkpoints").glob("*.zip")):
         assert vec_normalize_path(model).is_file(), model
-    env = gym.make("supportgym/Incident-v0", suite="tutorial")
+    env = gym.make("supportgym/Incident-v1", suite="tutorial")
     agent = load_trained(str(run / "model.zip"), env)
     assert agent.normalizer is not None and agent.normalizer.obs_rms.count > 256
     obs, info = env.reset(seed=0)
@@ -324,7 +324,7 @@ def test_the_budget_and_the_entry_come_from_the_hyperparameter_file(tmp_path):
     args, params = train_module.plan(train_module.parse_args(["--algo", "ppo", "--suite", "tutorial"]))
     assert args.timesteps == params["n_timesteps"] == 60_000 and params["n_envs"] == 8
     conf = tmp_path / "ppo.yml"
-    conf.write_text("default: {n_timesteps: 1000, n_envs: 2}\nsupportgym/Incident-Hard-v0: {n_timesteps: 3000}\n")
+    conf.write_text("default: {n_timesteps: 1000, n_envs: 2}\nsupportgym/Incident-Hard-v1: {n_timesteps: 3000}\n")
     for suite, timesteps in (("tutorial", 1000), ("hard", 3000)):
         args, _ = train_module.plan(train_module.parse_args(["--algo", "ppo", "--suite", suite,
                                                              "--hyperparams", str(conf)]))
@@ -333,7 +333,7 @@ def test_the_budget_and_the_entry_come_from_the_hyperparameter_file(tmp_path):
                                                          "--timesteps", "64"]))
     assert args.timesteps == 64
     conf.write_text("ppo:\n  default: {n_envs: 2}\n")
-    with pytest.raises(ConfigError, match="no entry for 'supportgym/Incident-Tutorial-v0' and no 'default'"):
+    with pytest.raises(ConfigError, match="no entry for 'supportgym/Incident-Tutorial-v1' and no 'default'"):
         train_module.plan(train_module.parse_args(["--algo", "ppo", "--hyperparams", str(conf)]))
     conf.write_text("default: {n_envs: 2}\n")
     with pytest.raises(ConfigError, match="no n_timesteps"):

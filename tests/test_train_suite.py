@@ -112,9 +112,9 @@ def test_validation_is_the_training_distribution_with_other_systems(train):
 def test_train_suite_needs_24_slots():
     """Refused before generating, naming the first entry that does not fit."""
     with pytest.raises(ValueError, match=r"generators\[1\]\.services: .*max_services>=17"):
-        gym.make("supportgym/Incident-v0", suite="train", max_services=16)
+        gym.make("supportgym/Incident-v1", suite="train", max_services=16)
     with pytest.raises(ValueError, match=r"generators\[2\]\.services: .*max_services>=24"):
-        gym.make("supportgym/Incident-v0", suite="train", max_services=23)
+        gym.make("supportgym/Incident-v1", suite="train", max_services=23)
 
 
 @pytest.mark.parametrize(("suite", "index"), [(name, i) for name in GENERATED for i in range(4)])
@@ -126,7 +126,7 @@ def test_generated_training_scenarios_pass_check_env_and_the_oracle_solves_them(
     path = tmp_path / f"{suite}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     for scenario in load_suite(path).scenario_names:
-        env = gym.make("supportgym/Incident-v0", suite=str(path), max_services=24, scenario=scenario)
+        env = gym.make("supportgym/Incident-v1", suite=str(path), max_services=24, scenario=scenario)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             check_env(env.unwrapped)

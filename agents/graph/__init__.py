@@ -18,7 +18,7 @@ from the environment by :func:`native_layout`. Until the native observation carr
 graph, :class:`CallGraphObservation` appends it. Used by SB3 ``PPO`` (:class:`GraphPolicy`) and
 sb3-contrib ``MaskablePPO`` (:class:`MaskableGraphPolicy`)::
 
-    env = CallGraphObservation(gym.make("supportgym/Incident-v0", suite="scenarios/train.yaml", max_services=24))
+    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="scenarios/train.yaml", max_services=24))
     model = MaskablePPO(MaskableGraphPolicy, env)
 
 A model trained at one ``max_services`` plays another through :func:`load_graph_policy`.

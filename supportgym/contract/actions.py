@@ -2,7 +2,7 @@
 
 Index ``s * N_SERVICE_ACTIONS + k`` is per-service action ``k`` on service slot ``s``; the global
 actions follow. The masks depend only on facts that are also in the observation (present
-services, their kinds, configured failovers, tier, declared severity), so an agent can rebuild
+services, their kinds, entry traffic, configured failovers, tier, declared severity), so an agent can rebuild
 its mask from what it sees.
 """
 
@@ -61,7 +61,8 @@ class ActionTable:
         return out
 
 
-def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failover: np.ndarray) -> np.ndarray:
+def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failover: np.ndarray,
+               entry: np.ndarray) -> np.ndarray:
     """(B, 3, A) bool: the actions allowed at L1, L2, L3 by topology and tier, before the
     severity rule (``severity_gate``). Inputs are (B, N): all of them are in the observation too."""
     service = table.service
@@ -69,6 +70,8 @@ def tier_masks(table: ActionTable, present: np.ndarray, kind: np.ndarray, failov
     # A third-party provider takes none of PROVIDER_BLOCKED; failover needs a configured secondary.
     allowed &= ~((kind[:, service] == ServiceKind.EXTERNAL) & np.isin(table.kind, PROVIDER_BLOCKED))
     allowed &= np.where(table.kind == ActionKind.FAILOVER, failover[:, service] & table.is_service_action, True)
+    # A synthetic request enters where users do.
+    allowed &= np.where(table.kind == ActionKind.REPRODUCE, (entry[:, service] > 0) & table.is_service_action, True)
     tiers = np.array(TIERS)[:, None]
     mask = allowed[:, None, :] & (table.min_tier <= tiers)
     mask[:, :, table.index(ActionKind.ESCALATE)] = tiers[:, 0] < TIERS[-1]  # nobody above L3

@@ -1,7 +1,8 @@
 """The observation: where each feature sits in the flat vector, and how each value is encoded.
 
-The observation is ``max_services`` blocks of :data:`SERVICE_FEATURES` followed by
-:data:`GLOBAL_FEATURES`; every feature lies in [0, 1]. Agents read it by name through
+The observation is ``max_services`` blocks of :data:`SERVICE_FEATURES`, then
+:data:`GLOBAL_FEATURES`, then the call graph: ``max_services x max_services`` call weights, row =
+caller, column = callee (the service map an engineer has). Every feature lies in [0, 1]. Agents read it by name through
 :class:`ObservationLayout` rather than by magic offsets. Each scaled reading has one
 ``encode_*``/``decode_*`` pair here: the simulator encodes with the first, render and agents
 decode with the second. The scalar encoders are plain arithmetic so compiled kernels can use them.
@@ -26,6 +27,7 @@ from supportgym.contract.vocabulary import (
     TIERS,
     LogClass,
     ServiceKind,
+    Team,
     Ticket,
 )
 
@@ -36,6 +38,10 @@ METRICS = ("error_rate", "latency", "utilisation", "memory", "pool", "disk", "re
  M_RESOURCE_TREND) = range(len(METRICS))
 VALIDATION_RESULTS = ("none", "healthy", "unhealthy")
 VALIDATION_NONE, VALIDATION_HEALTHY, VALIDATION_UNHEALTHY = range(len(VALIDATION_RESULTS))
+#: The customer's last answer to "does it work again?".
+CUSTOMER_ANSWERS = ("none", "works", "broken", "silent")
+CUSTOMER_NONE, CUSTOMER_WORKS, CUSTOMER_BROKEN, CUSTOMER_SILENT = range(len(CUSTOMER_ANSWERS))
+TEAMS = tuple(t.name.lower() for t in Team)
 
 
 def _names(prefix: str, items) -> list[str]:
@@ -54,6 +60,7 @@ SERVICE_FEATURES: list[str] = (
     + ["logs_fresh"]
     + ["trace_origin_here", "trace_points_here", "traces_fresh"]
     + ["deploy_recent", "config_recent", "change_reverted", "changes_fresh"]
+    + ["repro_failed", "repro_hop", "reproduce_fresh"]
     + _names("kb_", KB_REMEDIES)
     + _names("done_", DONE)
 )
@@ -64,6 +71,10 @@ GLOBAL_FEATURES: list[str] = (
     + _names("validation_", VALIDATION_RESULTS)
     + ["validation_fresh", "kb_searched", "kb_matched"]
     + _names("ticket_", (t.name.lower() for t in Ticket))
+    + _names("routed_", TEAMS)
+    + _names("category_", ("none",) + TEAMS)
+    + _names("customer_", CUSTOMER_ANSWERS)
+    + ["customer_fresh"]
     + ["escalations", "alerts_firing", "last_action_invalid"]
 )
 SF = {name: i for i, name in enumerate(SERVICE_FEATURES)}
@@ -88,6 +99,9 @@ G_TIER = _block(GF, f"tier_{TIERS[0]}", len(TIERS))
 G_DECLARED = _block(GF, "declared_none", len(SEVERITIES))
 G_VALIDATION = _block(GF, "validation_" + VALIDATION_RESULTS[0], len(VALIDATION_RESULTS))
 G_TICKET = _block(GF, "ticket_" + Ticket(0).name.lower(), N_TICKETS)
+G_ROUTED = _block(GF, "routed_" + TEAMS[0], len(TEAMS))
+G_CATEGORY = _block(GF, "category_none", len(TEAMS) + 1)
+G_CUSTOMER = _block(GF, "customer_" + CUSTOMER_ANSWERS[0], len(CUSTOMER_ANSWERS))
 #: The ``done_*`` column of each intervention, by action kind.
 DONE_FEATURE = {kind: SF["done_" + done] for kind, done in zip(INTERVENTIONS, DONE)}
 
@@ -175,6 +189,11 @@ class ObservationLayout:
 
     @property
     def size(self) -> int:
+        return self.max_services * N_SF + N_GF + self.max_services ** 2
+
+    @property
+    def graph_start(self) -> int:
+        """Where the call graph starts in the flat observation."""
         return self.max_services * N_SF + N_GF
 
     def services(self, obs: np.ndarray) -> np.ndarray:
@@ -182,7 +201,13 @@ class ObservationLayout:
         return obs[..., : self.max_services * N_SF].reshape(*obs.shape[:-1], self.max_services, N_SF)
 
     def globals(self, obs: np.ndarray) -> np.ndarray:
-        return obs[..., self.max_services * N_SF:]
+        return obs[..., self.max_services * N_SF: self.graph_start]
+
+    def calls(self, obs: np.ndarray) -> np.ndarray:
+        """View of the call graph, shape (..., max_services, max_services): row = caller, column =
+        callee, the call weight in [0, 1] (0: no call)."""
+        n = self.max_services
+        return obs[..., self.graph_start:].reshape(*obs.shape[:-1], n, n)
 
     def service(self, obs: np.ndarray, feature: str) -> np.ndarray:
         """One per-service feature for every service slot, shape (..., max_services)."""
@@ -192,7 +217,9 @@ class ObservationLayout:
         return self.globals(obs)[..., GF[feature]]
 
     def feature_names(self) -> list[str]:
-        return [f"s{s}.{f}" for s in range(self.max_services) for f in SERVICE_FEATURES] + GLOBAL_FEATURES
+        n = self.max_services
+        return ([f"s{s}.{f}" for s in range(n) for f in SERVICE_FEATURES] + GLOBAL_FEATURES
+                + [f"calls.s{a}.s{b}" for a in range(n) for b in range(n)])
 
 
 def one_hot_index(values: np.ndarray, block: slice) -> np.ndarray:

@@ -35,6 +35,8 @@ from supportgym.contract.vocabulary import (
     ESCALATION_MINUTES,
     INTERVENTIONS,
     INVALID_ACTION_MINUTES,
+    MISFILED_MINUTES,
+    MISROUTE_MINUTES,
     SCALE_OUT_FACTOR,
     ActionKind,
 )
@@ -78,16 +80,17 @@ def decode(p: Params, s: State, table: ActionTable, actions: np.ndarray) -> Deco
     batch = len(actions)
     d = Decoded(np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64), np.empty(batch, dtype=bool),
                 np.empty(batch), np.empty(batch))
-    _decode_kernel(actions, s.tier, s.declared, p.mask_table, table.kind, table.service, p.validate_minutes, d.kind,
-                   d.target, d.valid, d.minutes, d.capacity_during)
+    _decode_kernel(actions, s.tier, s.declared, s.routed, s.category, s.true_team, p.mask_table, table.kind,
+                   table.service, p.validate_minutes, d.kind, d.target, d.valid, d.minutes, d.capacity_during)
     return d
 
 
 @kernel
-def _decode_kernel(actions, tier, declared, mask_table, table_kind, table_service, validate_minutes, kind, target,
-                   valid, minutes, capacity_during):  # pragma: no cover - compiled
+def _decode_kernel(actions, tier, declared, routed, category, true_team, mask_table, table_kind, table_service,
+                   validate_minutes, kind, target, valid, minutes, capacity_during):  # pragma: no cover - compiled
     """Kind (NOOP if masked), target, minutes it takes, and the capacity its target keeps while
-    it runs. Returns how many were masked."""
+    it runs. An escalation's hand-off is slower while the ticket is misrouted or misfiled
+    (``stages.triage``). Returns how many were masked."""
     masked = 0
     for b in range(actions.shape[0]):
         a = actions[b]
@@ -103,6 +106,10 @@ def _decode_kernel(actions, tier, declared, mask_table, table_kind, table_servic
             continue
         if k == ESCALATE:
             minutes[b] = ESCALATION_MINUTES[declared[b]]
+            if routed[b] != true_team[b]:
+                minutes[b] += MISROUTE_MINUTES
+            elif category[b] != true_team[b]:
+                minutes[b] += MISFILED_MINUTES
         elif k == VALIDATE:
             minutes[b] = validate_minutes[b]
         else:

@@ -2,7 +2,8 @@
 
 The hidden world reaches the agent only through these checks, each with its own noise: noisy
 metric readings; log signatures that a misleading but harmless error can outshout; traces that
-sometimes blame the wrong hop. Evidence is a snapshot: its freshness fades (``observe.refresh``).
+sometimes blame the wrong hop; a reproduction (L2's synthetic request through an entry path)
+that shows whether users are failing there and which hop the failure starts at. Evidence is a snapshot: its freshness fades (``observe.refresh``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from supportgym.contract.vocabulary import (
     LOGS_CH,
     METRICS_CH,
     N_LOG_CLASSES,
+    REPRODUCE_CH,
     TRACES_CH,
     ActionKind,
     LogClass,
@@ -60,14 +62,14 @@ from supportgym.world.mechanisms import (
     Accumulator,
     Defect,
 )
-from supportgym.world.params import ROW_BASE_LATENCY, ROW_BASE_LOAD, Params
+from supportgym.world.params import ROW_BASE_LATENCY, ROW_BASE_LOAD, ROW_HEALTHY_LATENCY, ROW_SLO_LATENCY, Params
 from supportgym.world.state import State
 
 CHECK_METRICS, CHECK_LOGS = int(ActionKind.CHECK_METRICS), int(ActionKind.CHECK_LOGS)
 CHECK_TRACES, CHECK_CHANGES = int(ActionKind.CHECK_TRACES), int(ActionKind.CHECK_CHANGES)
-SEARCH_KB = int(ActionKind.SEARCH_KB)
+SEARCH_KB, REPRODUCE = int(ActionKind.SEARCH_KB), int(ActionKind.REPRODUCE)
 #: The action kinds this stage handles.
-KINDS = frozenset({CHECK_METRICS, CHECK_LOGS, CHECK_TRACES, CHECK_CHANGES, SEARCH_KB})
+KINDS = frozenset({CHECK_METRICS, CHECK_LOGS, CHECK_TRACES, CHECK_CHANGES, SEARCH_KB, REPRODUCE})
 
 MEMORY, POOL, DISK = int(Accumulator.MEMORY), int(Accumulator.POOL), int(Accumulator.DISK)
 CERT_EXPIRED = int(Defect.CERT_EXPIRED)
@@ -112,6 +114,9 @@ def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarra
         record_changes(s, rows[sel], target[sel])
     if SEARCH_KB in kinds:
         record_kb(s, rows[kind == SEARCH_KB])
+    if REPRODUCE in kinds:
+        sel = kind == REPRODUCE
+        record_reproduction(p, s, sig, rows[sel], target[sel], rng)
 
 
 # Each recorder reads the checks of rows ``r`` on services ``t``.
@@ -210,7 +215,7 @@ def _log_strength_kernel(rows, targets, sig, calls, acc_level, defect, log_decoy
 def record_traces(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> None:
     """Traces through t: does the trouble start here, or which called service does it come from?
     A service with a trace decoy (``trace_noise``) blames its decoy callee whenever it sees trouble."""
-    origin, hop = np.empty(len(r), dtype=bool), np.empty(len(r), dtype=np.int64)
+    origin, hop = np.empty(len(r), dtype=np.bool_), np.empty(len(r), dtype=np.int64)
     _trace_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, origin, hop)
     s.svc_obs[r, t, SF["trace_origin_here"]] = origin
     points = hop >= 0
@@ -219,27 +224,68 @@ def record_traces(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarra
 
 
 @kernel
+def _trace_step(b, i, sig, calls, service_table, trace_decoy):  # pragma: no cover - compiled
+    """What a trace through service i of row b shows: (the called service the trouble comes from
+    or -1, whether it starts here). A service with a trace decoy blames that callee."""
+    own_slowdown = sig[b, SIG_LATENCY_OWN, i] / service_table[b, ROW_BASE_LATENCY, i] - 1.0
+    own = sig[b, SIG_ERR_OWN, i] + min(max(own_slowdown, 0.0), SLOWDOWN_CAP) / SLOWDOWN_CAP
+    best, best_j = 0.0, -1
+    for j in range(calls.shape[2]):
+        w = calls[b, i, j]
+        if w == 0.0:
+            continue
+        contrib = w * _badness(sig, b, j)
+        if contrib > best:
+            best, best_j = contrib, j
+    troubled = max(best, own) > TRACE_TROUBLE
+    if trace_decoy[b, i] >= 0 and troubled:
+        hop = trace_decoy[b, i]
+    else:
+        hop = best_j if best_j >= 0 and best > max(own, TRACE_TROUBLE) else -1
+    return hop, hop < 0 and own > TRACE_TROUBLE
+
+
+@kernel
 def _trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin, hop):  # pragma: no cover - compiled
     """Where the trouble seen at each target starts: ``origin`` (it starts here) or ``hop`` (the
-    called service it comes from, -1 none). A service with a trace decoy blames that callee."""
+    called service it comes from, -1 none)."""
     for m in range(rows.shape[0]):
-        b, i = rows[m], targets[m]
-        own_slowdown = sig[b, SIG_LATENCY_OWN, i] / service_table[b, ROW_BASE_LATENCY, i] - 1.0
-        own = sig[b, SIG_ERR_OWN, i] + min(max(own_slowdown, 0.0), SLOWDOWN_CAP) / SLOWDOWN_CAP
-        best, best_j = 0.0, -1
-        for j in range(calls.shape[2]):
-            w = calls[b, i, j]
-            if w == 0.0:
-                continue
-            contrib = w * _badness(sig, b, j)
-            if contrib > best:
-                best, best_j = contrib, j
-        troubled = max(best, own) > TRACE_TROUBLE
-        if trace_decoy[b, i] >= 0 and troubled:
-            hop[m] = trace_decoy[b, i]
-        else:
-            hop[m] = best_j if best_j >= 0 and best > max(own, TRACE_TROUBLE) else -1
-        origin[m] = hop[m] < 0 and own > TRACE_TROUBLE
+        hop[m], origin[m] = _trace_step(rows[m], targets[m], sig, calls, service_table, trace_decoy)
+
+
+def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray,
+                        rng: np.random.Generator) -> None:
+    """A synthetic request through entry service t: the share of such requests that fail or
+    breach the SLO there (with the metric noise), and the hop where the failure starts, found by
+    following the trace from t hop by hop (so trace decoys mislead it too). The latest
+    reproduction replaces the hop of any earlier one."""
+    failed, hop = np.empty(len(r)), np.empty(len(r), dtype=np.int64)
+    _repro_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, p.metric_noise,
+                  rng.standard_normal(len(r)), failed, hop)
+    s.svc_obs[r, t, SF["repro_failed"]] = failed
+    s.svc_obs[r, :, SF["repro_hop"]] = 0.0
+    found = hop >= 0
+    s.svc_obs[r[found], hop[found], SF["repro_hop"]] = 1.0
+    s.checked_at[r, t, REPRODUCE_CH] = s.time[r]
+
+
+@kernel
+def _repro_kernel(rows, entries, sig, calls, service_table, trace_decoy, noise, normals, failed,
+                  hop):  # pragma: no cover - compiled
+    for m in range(rows.shape[0]):
+        b, i = rows[m], entries[m]
+        errors = sig[b, SIG_ERR, i]
+        latency = sig[b, SIG_LATENCY_RATIO, i] * service_table[b, ROW_HEALTHY_LATENCY, i]
+        share = errors + (1.0 - errors) * (latency > service_table[b, ROW_SLO_LATENCY, i])
+        failed[m] = min(max(share * (1.0 + noise[b] * normals[m]), 0.0), 1.0)
+        hop[m] = -1
+        for _ in range(calls.shape[1]):  # a call path visits each service at most once
+            nxt, starts_here = _trace_step(b, i, sig, calls, service_table, trace_decoy)
+            if starts_here:
+                hop[m] = i
+            if nxt < 0:
+                break
+            i = nxt
 
 
 def record_changes(s: State, r: np.ndarray, t: np.ndarray) -> None:

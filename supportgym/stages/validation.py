@@ -1,7 +1,10 @@
 """Stage 5, validation: checking that the system is healthy, and the window a resolution must hold.
 
 A validation watches the whole action: the system must be healthy (users fine, no true alert
-condition) both when it starts and when it ends. On resolve, the simulator runs the
+condition) both when it starts and when it ends. Asking the customer who reported the incident
+whether it works again is slower, goes unanswered sometimes (``CUSTOMER_ANSWER_CHANCE``), and
+is evidence rather than proof: it tells how users fare now, and a restarted leak works for a
+while. On resolve, the simulator runs the
 post-resolution window: the resolution holds if no fault is at work at the close or at the end
 of the window (a restarted leak still leaks) and users stay unhurt in between.
 """
@@ -10,15 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportgym.contract.observation import G_VALIDATION, VALIDATION_HEALTHY, VALIDATION_RESULTS, VALIDATION_UNHEALTHY
-from supportgym.contract.vocabulary import MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind
+from supportgym.contract.observation import (
+    CUSTOMER_ANSWERS,
+    CUSTOMER_BROKEN,
+    CUSTOMER_SILENT,
+    CUSTOMER_WORKS,
+    G_CUSTOMER,
+    G_VALIDATION,
+    VALIDATION_HEALTHY,
+    VALIDATION_RESULTS,
+    VALIDATION_UNHEALTHY,
+)
+from supportgym.contract.vocabulary import CUSTOMER_ANSWER_CHANCE, MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind, Ticket
 from supportgym.stages.signal import Signals, signals
 from supportgym.world.faults import fault_active
 from supportgym.world.mechanisms import advance
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
-VALIDATE, RESOLVE = int(ActionKind.VALIDATE), int(ActionKind.RESOLVE)
+VALIDATE, RESOLVE, ASK_CUSTOMER = int(ActionKind.VALIDATE), int(ActionKind.RESOLVE), int(ActionKind.ASK_CUSTOMER)
 #: The post-resolution window is simulated in this many equal steps (impact is integrated by
 #: the trapezoid rule and its worst value checked at each).
 HOLD_WINDOW_STEPS = 4
@@ -41,6 +54,29 @@ def write_validation(s: State, result: np.ndarray, rows: np.ndarray | None = Non
     """The observation's last validation result (``contract.observation.VALIDATION_RESULTS``)."""
     rows = np.arange(len(s.tier)) if rows is None else rows
     s.glob_obs[rows, G_VALIDATION] = result[:, None] == np.arange(len(VALIDATION_RESULTS))
+
+
+def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: np.random.Generator) -> None:
+    """The reporters of ``rows`` answer whether it works again (users unhurt now), or stay
+    silent; nobody answers an incident no customer reported."""
+    answers = rng.random(len(rows)) < CUSTOMER_ANSWER_CHANCE
+    answers &= s.ticket[rows] != Ticket.NONE
+    works = sig.impact[rows] < MITIGATED_IMPACT
+    s.customer_answer[rows] = np.where(answers, np.where(works, CUSTOMER_WORKS, CUSTOMER_BROKEN), CUSTOMER_SILENT)
+    s.customer_time[rows] = s.time[rows]
+    write_customer(s, rows)
+
+
+def unconfirmed(s: State) -> np.ndarray:
+    """(B,) A customer reported the incident and has not been asked since saying it was broken
+    (a silent customer counts as asked)."""
+    return (s.ticket != Ticket.NONE) & (s.customer_answer != CUSTOMER_WORKS) & (s.customer_answer != CUSTOMER_SILENT)
+
+
+def write_customer(s: State, rows: np.ndarray | None = None) -> None:
+    """The observation's last customer answer (``contract.observation.CUSTOMER_ANSWERS``)."""
+    rows = np.arange(len(s.tier)) if rows is None else rows
+    s.glob_obs[rows, G_CUSTOMER] = s.customer_answer[rows, None] == np.arange(len(CUSTOMER_ANSWERS))
 
 
 def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

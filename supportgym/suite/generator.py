@@ -61,7 +61,7 @@ MIXES: dict[str, dict[str, float]] = {"ghosh": GHOSH_MIX, "uniform": {f: 1.0 for
 
 #: Noise at level 1 (the hard suite's); level ``x`` scales every rate by ``x``.
 HEAVY_NOISE = {"false_alarm_rate": 0.08, "missed_alert_rate": 0.1, "metric_noise": 0.2, "log_noise": 0.2,
-               "trace_noise": 0.2, "ticket_mislead": 0.35, "internal_report_rate": 0.3}
+               "trace_noise": 0.2, "ticket_mislead": 0.35, "misroute": 0.35, "internal_report_rate": 0.3}
 
 
 def generator_spec(seed: int = 0, **settings: Any) -> GeneratorSpec:

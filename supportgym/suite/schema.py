@@ -79,6 +79,8 @@ class NoiseSpec(Strict):
     (mis-instrumented spans)."""
     ticket_mislead: Probability = 0.0
     """Chance the customer ticket's category points at the wrong place."""
+    misroute: Probability = 0.0
+    """Chance the ticket arrives with a team other than the one that owns the root cause."""
     internal_report_rate: Probability = 0.0
     """Chance another team reports a service (which may not be the culprit)."""
     red_herrings: Annotated[int, Field(ge=0, le=20)] = 0
@@ -139,6 +141,8 @@ class RewardWeights(Strict):
     timeout_penalty: RewardWeight = 3.0
     severity_mismatch: RewardWeight = 0.5
     """At the end, if the declared severity differs from the true one (or none was declared)."""
+    unconfirmed_close: RewardWeight = 0.5
+    """On resolve, if a customer reported the incident and was never asked whether it works again."""
 
 
 class Defaults(Strict):

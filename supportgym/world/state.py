@@ -42,7 +42,13 @@ class State:
     kb_fix: np.ndarray  # (B, N) remedy index the knowledge base suggests per service, -1 none
     log_decoy: np.ndarray  # (B, N) a misleading log signature a service shows all episode, -1 none
     trace_decoy: np.ndarray  # (B, N) the wrong callee a service's traces blame all episode, -1 none
+    true_team: np.ndarray  # (B,) the Team that owns the (first) root cause
     # --- the agent's desk ----------------------------------------------------------------
+    routed: np.ndarray  # (B,) the Team the ticket sits with
+    category: np.ndarray  # (B,) the Team category it is filed under, -1 none
+    misrouted_handoffs: np.ndarray  # (B,) escalations handed to the wrong team
+    customer_answer: np.ndarray  # (B,) the reporter's last answer (observation.CUSTOMER_ANSWERS)
+    customer_time: np.ndarray  # (B,) when they last answered (or stayed silent), -inf never
     tier: np.ndarray  # (B,) 1..3
     declared: np.ndarray  # (B,) 0 none, 1..3
     declared_peak: np.ndarray  # (B,) the most severe level ever declared (0 none)
@@ -54,7 +60,7 @@ class State:
     alerts: np.ndarray  # (B, N, 4) bool: firing now
     checked_at: np.ndarray  # (B, N, 4) time each evidence channel was last read (-inf never)
     validation_time: np.ndarray  # (B,)
-    obs: np.ndarray  # (B, N * N_SF + N_GF) float32: the observation, kept up to date in place
+    obs: np.ndarray  # (B, N * N_SF + N_GF + N * N) float32: the observation, kept up to date in place
     # --- bookkeeping for reward and metrics ---------------------------------------------
     impact_now: np.ndarray  # (B,) share of user requests failing or breaching the SLO now
     impact_minutes: np.ndarray  # (B,)
@@ -82,13 +88,15 @@ class State:
             culprit_acc=np.zeros((batch, n, N_ACCUMULATORS), bool),
             fault_type=np.full((batch, MAX_FAULTS), -1), fault_service=np.zeros((batch, MAX_FAULTS), int),
             kb_fix=np.full((batch, n), -1), log_decoy=np.full((batch, n), -1), trace_decoy=np.full((batch, n), -1),
+            true_team=np.zeros(batch, int), routed=np.zeros(batch, int), category=np.full(batch, -1),
+            misrouted_handoffs=z(), customer_answer=np.zeros(batch, int), customer_time=np.full(batch, -np.inf),
             tier=np.ones(batch, int), declared=np.zeros(batch, int), declared_peak=np.zeros(batch, int),
             ticket=np.zeros(batch, int),
             internal_report=np.full(batch, -1), alert_pending=z(n, N_ALERT_KINDS),
             alert_muted=np.zeros((batch, n, N_ALERT_KINDS), bool), false_until=np.full((batch, n, N_ALERT_KINDS), -np.inf),
             alerts=np.zeros((batch, n, N_ALERT_KINDS), bool), checked_at=np.full((batch, n, N_CHANNELS), -np.inf),
             validation_time=np.full(batch, -np.inf),
-            obs=np.zeros((batch, n * N_SF + N_GF), np.float32),
+            obs=np.zeros((batch, n * N_SF + N_GF + n * n), np.float32),
             impact_now=z(), impact_minutes=z(), peak_impact=z(), mitigated_at=np.full(batch, np.nan),
             resolved_at=np.full(batch, np.nan), held=np.zeros(batch, bool), reopened=np.zeros(batch, bool),
             validated=np.zeros(batch, bool), escalations=z(), harmful=z(), invalid=z(), steps=z(),
@@ -98,11 +106,13 @@ class State:
     # Views into ``obs``, derived (not copied) so they always alias it.
     svc_obs: np.ndarray = field(init=False, repr=False)  # (B, N, N_SF): the per-service part
     glob_obs: np.ndarray = field(init=False, repr=False)  # (B, N_GF): the global part
+    graph_obs: np.ndarray = field(init=False, repr=False)  # (B, N, N): the call graph part
 
     def __post_init__(self):
         batch, n = self.cache_down.shape
         self.svc_obs = self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
-        self.glob_obs = self.obs[:, n * N_SF:]
+        self.glob_obs = self.obs[:, n * N_SF: n * N_SF + N_GF]
+        self.graph_obs = self.obs[:, n * N_SF + N_GF:].reshape(batch, n, n)
 
     # The views alias ``obs`` only in the object that made them: a pickle or deepcopy would give
     # the copy independent arrays, so they are left out of the saved state and rebuilt from ``obs``.

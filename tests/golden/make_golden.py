@@ -39,7 +39,7 @@ def _digest(*arrays: np.ndarray) -> str:
 
 def rollout(suite: str) -> dict:
     """Masked-random actions (their own seeded generator) through ``ROLLOUT_EPISODES`` episodes."""
-    env = gym.make("supportgym/Incident-v0", suite=suite, disable_env_checker=True)
+    env = gym.make("supportgym/Incident-v1", suite=suite, disable_env_checker=True)
     pick = np.random.default_rng(7)
     obs_h, step_h = hashlib.sha256(), hashlib.sha256()
     metrics = []
@@ -63,7 +63,7 @@ def rollout(suite: str) -> dict:
 
 def baselines(suite: str) -> dict:
     """Each baseline's returns on the same ``BASELINE_EPISODES`` seeded episodes."""
-    env = gym.make("supportgym/Incident-v0", suite=suite, disable_env_checker=True)
+    env = gym.make("supportgym/Incident-v1", suite=suite, disable_env_checker=True)
     return {spec: [repr(float(run_episode(env, make_agent(spec, env), seed=i)["return"]))
                    for i in range(BASELINE_EPISODES)] for spec in AGENTS}
 

@@ -36,7 +36,7 @@ import supportgym
 from agents.registry import RULE_AGENTS
 from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
 from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
-from agents.graph import CallGraphObservation, GraphPolicy, MaskableGraphPolicy
+from agents.graph import GraphPolicy, MaskableGraphPolicy
 from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress
 from training.config import (CRITIC_WARMUP_KEY, TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams,
                              validate_hyperparams)
@@ -250,8 +250,7 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     gamma = float(hyperparams.get("gamma", 0.99))
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
     venv = make_vec_env("supportgym/Incident-v1", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
-                        wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma,
-                                                             "call_graph": args.policy == "graph"})
+                        wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma})
     if stats is not None:
         try:
             normalizer = load_vec_normalize(stats)
@@ -265,12 +264,9 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     return venv
 
 
-def _wrap(env: gym.Env, shaping: float, gamma: float, call_graph: bool) -> gym.Env:
-    """A training env: impact shaping if asked for; the call graph appended for the graph policy
-    (outermost: MaskablePPO asks the outermost env for the action masks)."""
-    if shaping:
-        env = ImpactShaping(env, coef=shaping, gamma=gamma)
-    return CallGraphObservation(env) if call_graph else env
+def _wrap(env: gym.Env, shaping: float, gamma: float) -> gym.Env:
+    """A training env, with impact shaping if asked for."""
+    return ImpactShaping(env, coef=shaping, gamma=gamma) if shaping else env
 
 
 def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
@@ -361,7 +357,7 @@ def warm_start(model, args: Args) -> None:
     start = time.perf_counter()
     try:
         demos = collect_demonstrations(args.suite, args.warm_start, args.warm_start_episodes, seed=50_000 + args.seed,
-                                       max_services=args.max_services, call_graph=args.policy == "graph")
+                                       max_services=args.max_services)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     fit = behaviour_clone(model.policy, *demos, epochs=args.warm_start_epochs, seed=args.seed)

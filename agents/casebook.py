@@ -85,6 +85,7 @@ class Casebook:
     healthy_streak: int = 0  # healthy validations in a row
     self_healing: bool = False  # the trouble is thought to pass by itself: watch it stay away
     trend_checked: bool = False
+    customer_asked: bool = False  # since the last remedy
 
     def new_epoch(self) -> None:
         self.seen = Epoch()

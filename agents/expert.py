@@ -5,13 +5,14 @@ back to diagnosis when a validation fails:
 
 1. **Triage** (L1): read the metrics of the alerting entry services to size the user impact,
    declare the matching severity (a correct severity also makes hand-offs fast), search the
-   knowledge base.
+   knowledge base, file the ticket under the team its alerts point to
+   (:func:`agents.routing.team_by_alerts`) and reassign it there if it sits elsewhere.
 2. **Validate**: after a change, validate; unhealthy means the hypothesis was wrong or
    incomplete, so every piece of evidence gathered before the change is dropped. An incident
    with no user impact and no known issue is validated first: it may be a false alarm or a
    blip that already passed.
-3. **Close** once healthy, but first check a fixed leak's memory trend, and watch a fading
-   blip for one more window.
+3. **Close** once healthy, but first check a fixed leak's memory trend, watch a fading blip
+   for one more window, and ask the customer (a "still broken" counts as a failed validation).
 4. **Diagnose** (L2): a known issue names its service; otherwise follow traces from the deepest
    alerting service downstream until a trace says the trouble starts *here* (a hop that turns
    out clean was a wrong trace: trace its caller again). Then read the root's logs and look the
@@ -26,8 +27,10 @@ import numpy as np
 
 from agents.casebook import Casebook, Outwait, Stage, Trace, Watch
 from agents.playbook import KB_DIAGNOSIS, PLAYBOOK, Evidence, Look
+from agents.routing import team_by_alerts
 from agents.rule import RuleAgent
 from agents.view import View
+from supportgym.contract.observation import CUSTOMER_BROKEN, CUSTOMER_SILENT, CUSTOMER_WORKS
 from supportgym.contract.vocabulary import (
     DEFAULT_SLO_LATENCY_FACTOR,
     KB_REMEDIES,
@@ -117,8 +120,15 @@ class ExpertAgent(RuleAgent):
             book.to_validate = True
             book.self_healing = False
             book.trend_checked = False
+            book.customer_asked = False
             book.unexplained.clear()
             book.new_epoch()
+        elif kind == A.ASK_CUSTOMER:
+            book.customer_asked = True
+            if view.customer == CUSTOMER_BROKEN:  # users still hurt: as good as a failed validation
+                book.validated_healthy = False
+                book.healthy_streak = 0
+                book.new_epoch()
         elif kind == A.VALIDATE:
             book.to_validate = False
             book.validated_healthy = view.validation == 1
@@ -145,6 +155,10 @@ class ExpertAgent(RuleAgent):
             return self.desk.act(A.DECLARE_SEV1 + sev - 1)
         if not book.kb_searched:
             return self.desk.act(A.SEARCH_KB)
+        if view.category is None:
+            return self.desk.act(A.FILE_API + team_by_alerts(view))
+        if view.routed != view.category:
+            return self.desk.act(A.REASSIGN)
         return None
 
     # --- 2. validate ---------------------------------------------------------------------------
@@ -190,6 +204,8 @@ class ExpertAgent(RuleAgent):
             if max(view.metric("memory_trend")[service], view.metric("resource_trend")[service]) > STILL_LEAKING:
                 book.validated_healthy = False  # still leaking: the fix did not last
                 return self.fix(view, book, A.HOTFIX, service, book.diagnosis[service])
+        if view.customer not in (CUSTOMER_WORKS, CUSTOMER_SILENT) and not book.customer_asked:
+            return self.desk.act(A.ASK_CUSTOMER)
         return self.desk.act(A.RESOLVE)
 
     # --- 4. diagnose ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 achievable agent: it defines 100 on the normalised score scale.
 
 It declares the true severity, escalates just far enough for the cheapest lasting remedy of
-each active fault, applies it, waits out what heals by itself, validates and resolves.
+each active fault (filing the ticket under the owning team and reassigning it there first),
+applies it, waits out what heals by itself, validates, asks the customer when that costs less
+than closing unconfirmed, and resolves.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     true_severity,
 )
+from supportgym.reward import W_ENGINEER, W_SEV1, W_UNCONFIRMED
 from supportgym.stages.signal import signals
-from supportgym.stages.validation import healthy
+from supportgym.stages.validation import healthy, unconfirmed
 from supportgym.world.faults import FAULT_NAMES, FAULTS, fault_present
 from supportgym.world.mechanisms import NO_CHANGE, Defect
 
@@ -56,6 +59,24 @@ class OracleAgent:
         handoff = ESCALATION_MINUTES[s.declared[0]] if s.tier[0] < MIN_TIER[ActionKind.FAILOVER] else 0.0
         return s.defect_timer[0, service, Defect.PROVIDER_OUTAGE] <= handoff + ACTION_MINUTES[ActionKind.FAILOVER] + 1
 
+    def _escalate(self) -> int:
+        """Escalate, with the ticket filed under the owning team and sitting there (a misrouted
+        or misfiled hand-off costs more than setting it right)."""
+        u = self.env.unwrapped
+        s, table = u.state, u.table
+        if s.category[0] != s.true_team[0]:
+            return table.index(ActionKind.FILE_API + int(s.true_team[0]))
+        if s.routed[0] != s.true_team[0]:
+            return table.index(ActionKind.REASSIGN)
+        return table.index(ActionKind.ESCALATE)
+
+    def _worth_asking(self) -> bool:
+        """Asking the customer costs less engineer time than closing unconfirmed costs."""
+        u = self.env.unwrapped
+        s, w = u.state, u.params.reward_weights
+        rate = w[W_ENGINEER + s.tier[0] - 1] * (w[W_SEV1] if s.declared[0] == 1 else 1.0)
+        return bool(unconfirmed(s)[0]) and w[W_UNCONFIRMED] > rate * ACTION_MINUTES[ActionKind.ASK_CUSTOMER]
+
     def next_action(self) -> int:
         u = self.env.unwrapped
         p, s, table = u.params, u.state, u.table
@@ -69,7 +90,7 @@ class OracleAgent:
             if s.tier[0] < MIN_TIER[remedy]:
                 if s.declared[0] != severity:  # a correct severity makes the hand-off fast
                     return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
-                return table.index(ActionKind.ESCALATE)
+                return self._escalate()
             return table.index(remedy, service)
         if s.declared[0] != severity:
             return table.index(ActionKind.DECLARE_SEV1 + severity - 1)
@@ -79,10 +100,12 @@ class OracleAgent:
         busy = np.where(scalable, sig.utilisation[0], 0.0)
         if busy.max() > SATURATED or (not healthy(sig)[0] and busy.max() > BUSY_UTILISATION):
             if s.tier[0] < MIN_TIER[ActionKind.SCALE_OUT]:
-                return table.index(ActionKind.ESCALATE)
+                return self._escalate()
             return table.index(ActionKind.SCALE_OUT, int(np.argmax(busy)))
         if not healthy(sig)[0] or fault_present(s, sig.utilisation)[0].any():
             return table.index(ActionKind.WAIT)
         if not s.validated[0]:
             return table.index(ActionKind.VALIDATE)
+        if self._worth_asking():
+            return table.index(ActionKind.ASK_CUSTOMER)
         return table.index(ActionKind.RESOLVE)

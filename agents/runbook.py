@@ -1,11 +1,15 @@
 """The runbook agent: an L1 → L2 runbook followed to the letter.
 
-1. **Triage** (L1): declare a severity from the alerts, search the knowledge base.
+1. **Triage** (L1): declare a severity from the alerts, search the knowledge base, file the
+   ticket under the team its complaint names (:data:`agents.routing.TICKET_TEAM`) and reassign
+   it there if it sits elsewhere.
 2. **Known issue**: apply its fix (escalating if the fix needs L2) → validate → resolve if healthy.
 3. **Recent changes** (L2): otherwise escalate, check changes on every alerting service and roll
    back the most recent change (if there is one in the last two hours) → validate → resolve if
    healthy.
 4. **Restart**: otherwise restart the deepest alerting service → validate → resolve.
+
+Before resolving after a healthy validation it asks the customer, and resolves whatever they say.
 
 It does not read logs or traces, does not know that a runbook's restart only buys time against a
 leak, and closes after its last step whatever the validation says.
@@ -19,8 +23,10 @@ from enum import Enum
 
 import numpy as np
 
+from agents.routing import team_by_ticket
 from agents.rule import RuleAgent
 from agents.view import View
+from supportgym.contract.observation import CUSTOMER_NONE
 from supportgym.contract.observation import encode_recency
 from supportgym.contract.vocabulary import MIN_TIER, REMEDY_NAMES, ActionKind, ServiceKind, KB_REMEDIES
 
@@ -33,6 +39,7 @@ class Step(Enum):
 
     DECLARE = "declare a severity"  # triage
     SEARCH_KB = "search the knowledge base"  # triage
+    ROUTE = "file the ticket by its complaint, reassign it there"  # triage
     KNOWN_ISSUE = "read the knowledge base's answer"  # diagnose
     APPLY_KNOWN = "apply the known fix, validate"  # act, validate
     CHANGES = "check the alerting services' changes"  # diagnose (L2)
@@ -74,8 +81,16 @@ class RunbookAgent(RuleAgent):
         return self.desk.act(ActionKind.DECLARE_SEV2 if entry_alerting else ActionKind.DECLARE_SEV3)
 
     def search_kb(self, view: View, mask: np.ndarray, notes: RunbookNotes) -> int:
-        notes.step = Step.KNOWN_ISSUE
+        notes.step = Step.ROUTE
         return self.desk.act(ActionKind.SEARCH_KB)
+
+    def route(self, view: View, mask: np.ndarray, notes: RunbookNotes) -> int | None:
+        if view.category is None:
+            return self.desk.act(ActionKind.FILE_API + team_by_ticket(view))
+        if view.routed != view.category:
+            return self.desk.act(ActionKind.REASSIGN)
+        notes.step = Step.KNOWN_ISSUE
+        return None
 
     # --- diagnose ----------------------------------------------------------------------------
     def known_issue(self, view: View, mask: np.ndarray, notes: RunbookNotes) -> None:
@@ -146,7 +161,7 @@ class RunbookAgent(RuleAgent):
             notes.validated = True
             return self.desk.act(ActionKind.VALIDATE)
         if view.validation == 1:
-            return self.desk.act(ActionKind.RESOLVE)
+            return self._confirm_and_resolve(view)
         notes.step = next_step
         return None
 
@@ -154,13 +169,20 @@ class RunbookAgent(RuleAgent):
     def close(self, view: View, mask: np.ndarray, notes: RunbookNotes) -> int:
         """The last remedy's validation (if not done yet), then resolve whatever it says."""
         step = self._apply(view, mask, notes, next_step=Step.CLOSE)
-        return step if step is not None else self.desk.act(ActionKind.RESOLVE)
+        return step if step is not None else self._confirm_and_resolve(view)
+
+    def _confirm_and_resolve(self, view: View) -> int:
+        """Ask the customer once, then resolve whatever they answer."""
+        if view.customer == CUSTOMER_NONE:
+            return self.desk.act(ActionKind.ASK_CUSTOMER)
+        return self.desk.act(ActionKind.RESOLVE)
 
 
 #: Each step's handler.
 STEPS: dict[Step, Handler] = {
     Step.DECLARE: RunbookAgent.declare,
     Step.SEARCH_KB: RunbookAgent.search_kb,
+    Step.ROUTE: RunbookAgent.route,
     Step.KNOWN_ISSUE: RunbookAgent.known_issue,
     Step.APPLY_KNOWN: RunbookAgent.apply_known,
     Step.CHANGES: RunbookAgent.changes,

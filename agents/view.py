@@ -18,7 +18,10 @@ from supportgym.contract.actions import ActionTable, severity_gate, tier_masks
 from supportgym.contract.observation import (
     ALERTS,
     DONE_BLOCK,
+    G_CATEGORY,
+    G_CUSTOMER,
     G_DECLARED,
+    G_ROUTED,
     G_TIER,
     G_VALIDATION,
     GF,
@@ -33,7 +36,7 @@ from supportgym.contract.observation import (
     decode_utilisation,
     one_hot_index,
 )
-from supportgym.contract.vocabulary import TIERS, ActionKind, LogClass
+from supportgym.contract.vocabulary import TIERS, ActionKind, LogClass, Team
 
 
 @dataclass(frozen=True)
@@ -70,21 +73,23 @@ class Desk:
 
     def mask_from_observation(self, obs: np.ndarray) -> np.ndarray:
         """The allowed actions, rebuilt from the observation alone (tier, present services,
-        providers, configured failovers, the severity already declared). Equal to the env's
+        providers, entry services, configured failovers, the severity already declared). Equal to the env's
         ``action_masks()``; used when a caller does not pass ``action_masks``."""
         view = View(self.layout, obs)
-        masks = tier_masks(self.table, view.present[None], view.kind[None], view.col("failover_configured")[None] > 0.5)
+        masks = tier_masks(self.table, view.present[None], view.kind[None], view.col("failover_configured")[None] > 0.5,
+                           view.col("entry_traffic")[None])
         return severity_gate(masks[:, view.tier - 1], np.array([view.declared]), self.table)[0]
 
 
 class View:
     """Named, read-only access to one flat observation (shape ``(layout.size,)``)."""
 
-    __slots__ = ("s", "g", "present", "kind")
+    __slots__ = ("s", "g", "calls", "present", "kind")
 
     def __init__(self, layout: ObservationLayout, obs: np.ndarray):
         self.s = layout.services(obs)  # (N, n_service_features)
         self.g = layout.globals(obs)
+        self.calls = layout.calls(obs)  # (N, N) call weights, row = caller
         self.present = self.s[:, SF["present"]] > 0.5
         self.kind = np.where(self.present, np.argmax(self.s[:, KIND], axis=1), -1)
 
@@ -107,6 +112,22 @@ class View:
     def declared(self) -> int:
         """0 none, 1..3 SEV1..SEV3."""
         return int(one_hot_index(self.g, G_DECLARED))
+
+    @property
+    def routed(self) -> Team:
+        """The team the ticket sits with."""
+        return Team(int(one_hot_index(self.g, G_ROUTED)))
+
+    @property
+    def category(self) -> Team | None:
+        """The category the ticket is filed under, None if unfiled."""
+        index = int(one_hot_index(self.g, G_CATEGORY))
+        return None if index == 0 else Team(index - 1)
+
+    @property
+    def customer(self) -> int:
+        """The customer's last answer (``contract.observation.CUSTOMER_ANSWERS``)."""
+        return int(one_hot_index(self.g, G_CUSTOMER))
 
     @property
     def validation(self) -> int:

@@ -67,8 +67,9 @@ def test_state_copy_keeps_its_own_views():
     for twin in (state.copy(), copy.deepcopy(state), pickle.loads(pickle.dumps(state))):
         assert not np.shares_memory(twin.obs, state.obs)
         twin.svc_obs[0, 0, 0] = 0.5
-        twin.glob_obs[0, -1] = 0.25
-        assert twin.obs[0, 0] == 0.5 and twin.obs[0, -1] == 0.25
+        twin.glob_obs[0, 0] = 0.25
+        twin.graph_obs[0, -1, -1] = 0.125
+        assert twin.obs[0, 0] == 0.5 and twin.obs[0, twin.svc_obs[0].size] == 0.25 and twin.obs[0, -1] == 0.125
 
 
 def _fault_names() -> list[str]:

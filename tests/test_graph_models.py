@@ -17,7 +17,6 @@ from sb3_contrib import MaskablePPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
 from agents.graph import (  # noqa: E402
-    CallGraphObservation,
     GraphPolicyAgent,
     MaskableGraphPolicy,
     load_graph_policy,
@@ -32,8 +31,7 @@ from tests.test_model_safety import OPEN, Payload, pickled_entries, rewrite  # n
 def graph24(tmp_path_factory) -> Path:
     """An untrained MaskablePPO graph model saved at 24 slots (weights do not depend on it)."""
     th.set_num_threads(1)
-    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="tutorial", max_services=24,
-                                        disable_env_checker=True))
+    env = gym.make("supportgym/Incident-v1", suite="tutorial", max_services=24, disable_env_checker=True)
     path = tmp_path_factory.mktemp("graph") / "graph24.zip"
     MaskablePPO(MaskableGraphPolicy, env, n_steps=32, batch_size=32, seed=0, device="cpu",
                 policy_kwargs={"dim": 16, "message_rounds": 1, "activation_fn": th.nn.ReLU}).save(path)
@@ -64,7 +62,7 @@ def test_a_payload_in_any_entry_of_a_graph_model_never_runs(graph24, tmp_path):
     marker = tmp_path / "pwned"
     entries = pickled_entries(graph24)
     assert {"policy_class", "policy_kwargs"} <= set(entries)
-    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True))
+    env = gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True)
     for entry in entries:
         crafted = rewrite(graph24, tmp_path / f"crafted-{entry}.zip", entry, pickle.dumps(Payload(marker)))
         with pytest.raises(ModelLoadError) as caught:

@@ -18,24 +18,24 @@ from stable_baselines3 import PPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
 from agents.graph import (  # noqa: E402
-    CallGraphObservation,
     GraphLayout,
     GraphPolicy,
     MaskableGraphPolicy,
-    call_weights,
     load_graph_agent,
     load_graph_policy,
     native_layout,
 )
 from agents.registry import make_agent  # noqa: E402
+from supportgym.contract.vocabulary import N_SERVICE_ACTIONS, ActionKind  # noqa: E402
 from evaluation.play import run_episode  # noqa: E402
 
 LAYOUT = native_layout()
+K = N_SERVICE_ACTIONS
 
 
-def _env(max_services: int = 16, suite: str = "standard", **kwargs) -> CallGraphObservation:
-    return CallGraphObservation(gym.make("supportgym/Incident-v1", suite=suite, max_services=max_services,
-                                         disable_env_checker=True, **kwargs))
+def _env(max_services: int = 16, suite: str = "standard", **kwargs) -> gym.Env:
+    return gym.make("supportgym/Incident-v1", suite=suite, max_services=max_services, disable_env_checker=True,
+                    **kwargs)
 
 
 def _model(env: gym.Env, algorithm=MaskablePPO, policy=MaskableGraphPolicy, seed: int = 0):
@@ -66,27 +66,24 @@ def _observations(env: gym.Env, seeds: range, steps: int = 3) -> np.ndarray:
     return np.array(out)
 
 
-# --- the call-graph wrapper ---------------------------------------------------------------------
+# --- the call graph in the observation ----------------------------------------------------------
 
 
-def test_wrapper_appends_the_weighted_call_graph_and_passes_check_env():
+def test_the_observation_carries_the_weighted_call_graph_and_passes_check_env():
     env = _env(16, scenario=None)
-    inner = env.env.observation_space.shape[0]
-    assert env.observation_space.shape == (inner + 16 * 16,)
-    assert env.observation_space.low.min() == 0.0 and env.observation_space.high.max() == 1.0
+    assert LAYOUT.max_services(env.observation_space.shape[0]) == 16
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     topology = env.unwrapped.scenario.topology
-    graph = obs[inner:].reshape(16, 16)
+    graph = env.unwrapped.layout.calls(obs)
     assert np.allclose(graph[:topology.n, :topology.n], topology.calls) and not graph[topology.n:].any()
-    assert np.allclose(call_weights(env), topology.calls)
+    assert np.allclose(obs[-16 * 16:].reshape(16, 16), graph)  # the layout the graph policy reads
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a checker warning is a failure ...
-        warnings.filterwarnings("ignore", message=".*different from the unwrapped")  # ... but that it is wrapped
-        check_env(env)
+        warnings.simplefilter("error")  # a checker warning is a failure
+        check_env(env.unwrapped)
 
 
-def test_wrapper_follows_the_topology_across_resets():
+def test_the_call_graph_follows_the_topology_across_resets():
     env = _env(24, suite="hard")
     seen = set()
     for seed in range(4):
@@ -104,13 +101,12 @@ def test_layout_derives_the_slot_count_and_rejects_what_does_not_fit():
         assert LAYOUT.max_services(LAYOUT.observation_size(n)) == n
         plain = native_layout(adjacency=False)
         assert plain.max_services(plain.observation_size(n)) == n
-    with pytest.raises(ValueError, match="wrap the env in CallGraphObservation"):
+    with pytest.raises(ValueError, match="before Incident-v1"):
         LAYOUT.max_services(native_layout(adjacency=False).observation_size(16))
     with pytest.raises(ValueError, match="present_feature"):
         GraphLayout(service_features=4, global_features=2, present_feature=4, service_actions=9, global_actions=8)
-    plain_env = gym.make("supportgym/Incident-v1", suite="standard", disable_env_checker=True)
-    with pytest.raises(ValueError, match="CallGraphObservation"):
-        _model(plain_env)
+    with pytest.raises(ValueError, match="is not N slots"):
+        _model(gym.make("CartPole-v1"))
     with pytest.raises(ValueError, match="builds its own network"):
         MaskablePPO(MaskableGraphPolicy, _env(), policy_kwargs={"net_arch": [64, 64]})
 
@@ -156,8 +152,8 @@ def test_per_service_logits_permute_with_the_slots_and_the_rest_does_not_change(
     perm = np.random.default_rng(0).permutation(n)
     logits, values = _outputs(model.policy, obs)
     p_logits, p_values = _outputs(model.policy, _permute(obs, perm, n))
-    per_service, k = logits[:, :n * 9].reshape(-1, n, 9), n * 9
-    assert np.allclose(p_logits[:, :k].reshape(-1, n, 9), per_service[:, perm], atol=1e-5)
+    per_service, k = logits[:, :n * K].reshape(-1, n, K), n * K
+    assert np.allclose(p_logits[:, :k].reshape(-1, n, K), per_service[:, perm], atol=1e-5)
     assert np.allclose(p_logits[:, k:], logits[:, k:], atol=1e-5)
     assert np.allclose(p_values, values, atol=1e-5)
     assert np.ptp(per_service[:, :11], axis=1).max() > 1e-3  # the check is not vacuous: slots differ
@@ -201,15 +197,15 @@ def test_a_model_trained_at_16_slots_plays_a_32_slot_env(tmp_path):
         MaskablePPO.load(tmp_path / "graph16.zip", env=_env(32))  # what SB3 alone says
     large = _env(32)
     loaded = load_graph_policy(tmp_path / "graph16.zip", large)
-    assert loaded.policy.max_services == 32 and loaded.action_space.n == 32 * 9 + 8
+    assert loaded.policy.max_services == 32 and loaded.action_space.n == 32 * K + len(ActionKind) - K
     # the same services in the first slots, the rest empty: the same decisions, the same value
     obs16 = _observations(small, range(3))
     obs32 = _pad(obs16, 16, 32)
     assert large.observation_space.contains(obs32[0])
     logits16, values16 = _outputs(model.policy, obs16)
     logits32, values32 = _outputs(loaded.policy, obs32)
-    assert np.allclose(logits32[:, :16 * 9], logits16[:, :16 * 9], atol=1e-5)
-    assert np.allclose(logits32[:, 32 * 9:], logits16[:, 16 * 9:], atol=1e-5)
+    assert np.allclose(logits32[:, :16 * K], logits16[:, :16 * K], atol=1e-5)
+    assert np.allclose(logits32[:, 32 * K:], logits16[:, 16 * K:], atol=1e-5)
     assert np.allclose(values32, values16, atol=1e-5)
     # and it plays whole episodes on a 32-slot env of larger generated systems
     agent = load_graph_agent(tmp_path / "graph16.zip", gym.make("supportgym/Incident-v1", suite="validation",
@@ -246,16 +242,15 @@ def test_load_rejects_what_is_not_a_graph_model(tmp_path):
         load_graph_policy(tmp_path / "missing.zip", _env())
 
 
-def _expert_demonstrations(env: CallGraphObservation, episodes: int) -> tuple[np.ndarray, ...]:
-    """The expert's (wrapped observations, actions, masks); the expert reads the plain observation."""
-    expert = make_agent("expert", env.env)
-    inner = env.env.observation_space.shape[0]
+def _expert_demonstrations(env: gym.Env, episodes: int) -> tuple[np.ndarray, ...]:
+    """The expert's (observations, actions, masks)."""
+    expert = make_agent("expert", env)
     observations, actions, masks = [], [], []
     for seed in range(episodes):
         obs, info = env.reset(seed=seed)
         state, start = None, np.ones(1, dtype=bool)
         while True:
-            action, state = expert.predict(obs[:inner], state=state, episode_start=start,
+            action, state = expert.predict(obs, state=state, episode_start=start,
                                            action_masks=info["action_mask"])
             start = np.zeros(1, dtype=bool)
             observations.append(obs)

@@ -19,7 +19,7 @@ def test_every_builtin_suite_has_an_id_and_no_other_id_exists():
 def test_each_id_makes_the_env_of_its_suite(suite):
     env_id = suite_id(suite)
     namespace, name, version = gym.envs.registration.parse_env_id(env_id)
-    assert (namespace, name, version) == ("supportgym", f"Incident-{suite.title()}", 0)
+    assert (namespace, name, version) == ("supportgym", f"Incident-{suite.title()}", 1)
     env = gym.make(env_id)
     try:
         loaded = env.unwrapped.suite

@@ -14,7 +14,7 @@ pytest.importorskip("sb3_contrib")
 from sb3_contrib import MaskablePPO  # noqa: E402
 
 import supportgym  # noqa: E402, F401  (registers the environment)
-from agents.graph import CallGraphObservation, MaskableGraphPolicy  # noqa: E402
+from agents.graph import MaskableGraphPolicy  # noqa: E402
 from tests.test_evaluate import evaluate  # noqa: E402
 from tests.test_train import TINY, TINY_HP, scalar_tags, train  # noqa: E402
 from training.callbacks import CriticWarmup  # noqa: E402
@@ -78,7 +78,7 @@ def _parameters(module: th.nn.Module) -> list[th.Tensor]:
 @pytest.mark.parametrize("warmup, actor_moves", [(10_000, False), (0, True)])
 def test_critic_warmup_freezes_the_actor_while_the_critic_learns(warmup, actor_moves):
     th.set_num_threads(1)
-    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True))
+    env = gym.make("supportgym/Incident-v1", suite="tutorial", disable_env_checker=True)
     model = MaskablePPO(MaskableGraphPolicy, env, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu",
                         policy_kwargs={"dim": 16, "message_rounds": 1})
     policy = model.policy

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.graph import with_call_graph
 from agents.registry import RULE_AGENTS, make_agent
 from evaluation.play import EpisodePlan, make_env, play
 
@@ -21,11 +20,9 @@ from evaluation.play import EpisodePlan, make_env, play
 CLONABLE = ("ppo", "maskable_ppo")
 
 
-def collect_demonstrations(suite: str, teacher: str, episodes: int, seed: int, max_services: int,
-                           call_graph: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The teacher's (observations, actions, action masks) over seeded episodes. The teacher reads
-    the plain observation; with ``call_graph`` the recorded one has the call graph appended, as
-    the graph policy sees it (agents.graph.CallGraphObservation)."""
+def collect_demonstrations(suite: str, teacher: str, episodes: int, seed: int,
+                           max_services: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The teacher's (observations, actions, action masks) over seeded episodes."""
     if teacher not in RULE_AGENTS:
         raise ValueError(f"warm start needs a rule-based teacher ({', '.join(RULE_AGENTS)}), not {teacher!r}")
     env = make_env(suite, max_services)
@@ -33,7 +30,7 @@ def collect_demonstrations(suite: str, teacher: str, episodes: int, seed: int, m
     observations, actions, masks = [], [], []
 
     def record(obs: np.ndarray, info: dict[str, Any], action: int) -> None:
-        observations.append(with_call_graph(obs, env, max_services) if call_graph else obs)
+        observations.append(obs)
         actions.append(action)
         masks.append(info["action_mask"])
 

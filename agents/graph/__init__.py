@@ -14,18 +14,17 @@ permutation-equivariant over slots:
 
 It reads the flat observation through a :class:`GraphLayout` (per-slot feature count, global
 count, which feature says "present", whether an adjacency block follows the globals), derived
-from the environment by :func:`native_layout`. Until the native observation carries the call
-graph, :class:`CallGraphObservation` appends it. Used by SB3 ``PPO`` (:class:`GraphPolicy`) and
-sb3-contrib ``MaskablePPO`` (:class:`MaskableGraphPolicy`)::
+from the environment by :func:`native_layout` (the observation carries the call graph after the
+global features). Used by SB3 ``PPO`` (:class:`GraphPolicy`) and sb3-contrib ``MaskablePPO``
+(:class:`MaskableGraphPolicy`)::
 
-    env = CallGraphObservation(gym.make("supportgym/Incident-v1", suite="scenarios/train.yaml", max_services=24))
+    env = gym.make("supportgym/Incident-v1", suite="scenarios/train.yaml", max_services=24)
     model = MaskablePPO(MaskableGraphPolicy, env)
 
 A model trained at one ``max_services`` plays another through :func:`load_graph_policy`.
 
-Modules: ``layout`` (the observation's layout), ``wrapper`` (the call graph appended),
-``network`` (encoder and heads), ``policies`` (the SB3 policies), ``loading`` (safe loading at any
-``max_services``, and the agent that plays an unwrapped env).
+Modules: ``layout`` (the observation's layout), ``network`` (encoder and heads), ``policies`` (the SB3 policies), ``loading`` (safe loading at any
+``max_services``, and the agent that plays any env).
 """
 
 from agents.graph.layout import GraphLayout, native_layout
@@ -33,9 +32,7 @@ from agents.graph.loading import (GRAPH_ALGORITHMS, GraphPolicyAgent, graph_poli
                                   load_graph_policy)
 from agents.graph.network import CallGraphLayer, GraphActionHead, GraphEncoder, GraphValueHead, SetAttention
 from agents.graph.policies import GraphPolicy, MaskableGraphPolicy, is_graph_policy
-from agents.graph.wrapper import CallGraphObservation, call_weights, padded_call_graph, with_call_graph
 
-__all__ = ["GRAPH_ALGORITHMS", "CallGraphLayer", "CallGraphObservation", "GraphActionHead", "GraphEncoder",
-           "GraphLayout", "GraphPolicy", "GraphPolicyAgent", "GraphValueHead", "MaskableGraphPolicy", "SetAttention",
-           "call_weights", "graph_policy_name", "is_graph_policy", "load_graph_agent", "load_graph_policy",
-           "native_layout", "padded_call_graph", "with_call_graph"]
+__all__ = ["GRAPH_ALGORITHMS", "CallGraphLayer", "GraphActionHead", "GraphEncoder", "GraphLayout", "GraphPolicy",
+           "GraphPolicyAgent", "GraphValueHead", "MaskableGraphPolicy", "SetAttention", "graph_policy_name",
+           "is_graph_policy", "load_graph_agent", "load_graph_policy", "native_layout"]

@@ -51,7 +51,7 @@ class GraphLayout:
             n = rest // self.service_features
         if n < 1 or self.observation_size(n) != observation_size:
             graph = "with" if self.adjacency else "without"
-            hint = " (wrap the env in CallGraphObservation)" if self.adjacency else ""
+            hint = " (a supportgym observation before Incident-v1?)" if self.adjacency else ""
             raise ValueError(f"an observation of size {observation_size} is not N slots of {self.service_features} "
                              f"features + {self.global_features} globals {graph} an N x N call graph{hint}")
         return n
@@ -77,9 +77,9 @@ class GraphLayout:
 
 
 def native_layout(adjacency: bool = True) -> GraphLayout:
-    """The layout of supportgym's observation and action space (with the call graph appended by
-    :class:`CallGraphObservation` when ``adjacency``). The one place this module reads the
-    environment's encoding: when the native observation gains the call graph, only this changes."""
+    """The layout of supportgym's observation and action space (the call graph follows the
+    globals; ``adjacency=False`` describes an observation without it). The one place this
+    package reads the environment's encoding."""
     from supportgym.contract.observation import GF, SF
     from supportgym.contract.vocabulary import N_SERVICE_ACTIONS, ActionKind
 

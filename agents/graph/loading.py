@@ -11,7 +11,6 @@ import numpy as np
 import torch as th
 
 from agents.graph.policies import GraphPolicy, MaskableGraphPolicy
-from agents.graph.wrapper import CallGraphObservation, with_call_graph
 from agents.safe_load import ModelLoadError, load_model, read_metadata
 
 
@@ -33,8 +32,7 @@ def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
     was trained at: the saved spaces are replaced by ``env``'s, the policy is built for them and
     the saved weights (which do not depend on the slot count) are loaded into it.
 
-    ``env`` must give the observation the policy was trained on (e.g. wrapped in
-    :class:`CallGraphObservation`). Like every model load, this runs no code from the file
+    ``env`` must give the observation the policy was trained on. Like every model load, this runs no code from the file
     (agents/safe_load.py); the policy class comes from :mod:`agents.graph.policies`.
     """
     path = Path(path)
@@ -49,9 +47,9 @@ def load_graph_policy(path: str | Path, env: gym.Env, device: str = "cpu"):
 
 
 class GraphPolicyAgent:
-    """A graph-policy model behind the agents' ``predict`` protocol, playing an *unwrapped*
-    supportgym env: it appends that env's current call graph to each observation itself, so
-    ``evaluate.py`` can hand it the same observations as every other agent."""
+    """A graph-policy model behind the agents' ``predict`` protocol (masked actions excluded for
+    PPO and MaskablePPO alike), so ``evaluate.py`` hands it the same observations as every other
+    agent."""
 
     def __init__(self, model: Any, env: gym.Env, name: str = "graph"):
         self.model, self.env, self.name = model, env, name
@@ -62,13 +60,13 @@ class GraphPolicyAgent:
                 deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         obs = np.asarray(observation, dtype=np.float32)
         single = obs.ndim == 1
-        if not single and len(obs) != 1:
-            raise ValueError("GraphPolicyAgent plays one env: it appends that env's call graph to one observation")
-        wrapped, _ = self.model.policy.obs_to_tensor(with_call_graph(obs, self.env, self.max_services)[None])
+        batch = obs[None] if single else obs
+        tensor, _ = self.model.policy.obs_to_tensor(batch)
         with th.no_grad():
-            logits = self.model.policy.get_distribution(wrapped).distribution.logits
+            logits = self.model.policy.get_distribution(tensor).distribution.logits
             if action_masks is not None:  # act only among allowed actions, PPO and MaskablePPO alike
-                allowed = th.as_tensor(np.asarray(action_masks, dtype=bool).reshape(1, -1), device=logits.device)
+                allowed = th.as_tensor(np.asarray(action_masks, dtype=bool).reshape(len(batch), -1),
+                                       device=logits.device)
                 logits = logits.masked_fill(~allowed, -th.inf)
             action = logits.argmax(dim=1) if deterministic else th.distributions.Categorical(logits=logits).sample()
         action = action.cpu().numpy()
@@ -76,7 +74,7 @@ class GraphPolicyAgent:
 
 
 def load_graph_agent(path: str | Path, env: gym.Env, name: str | None = None) -> GraphPolicyAgent:
-    """:func:`load_graph_policy` for an unwrapped supportgym ``env``, as an agent (see
+    """:func:`load_graph_policy` for a supportgym ``env``, as an agent (see
     :class:`GraphPolicyAgent`); any ``max_services`` the topologies fit in."""
-    model = load_graph_policy(path, CallGraphObservation(env))
+    model = load_graph_policy(path, env)
     return GraphPolicyAgent(model, env, name or str(path))

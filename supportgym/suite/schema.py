@@ -141,7 +141,7 @@ class RewardWeights(Strict):
     timeout_penalty: RewardWeight = 3.0
     severity_mismatch: RewardWeight = 0.5
     """At the end, if the declared severity differs from the true one (or none was declared)."""
-    unconfirmed_close: RewardWeight = 0.5
+    unconfirmed_close: RewardWeight = 1.0
     """On resolve, if a customer reported the incident and was never asked whether it works again."""
 
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from supportgym.contract.observation import (
     ALERTS,
+    CUSTOMER_ANSWERS,
+    G_CUSTOMER,
     G_VALIDATION,
     LOGS,
     M_DISK,
@@ -21,7 +23,7 @@ from supportgym.contract.observation import (
     decode_latency,
     decode_utilisation,
 )
-from supportgym.contract.vocabulary import ALERT_KINDS, LogClass, Ticket
+from supportgym.contract.vocabulary import ALERT_KINDS, LogClass, Team, Ticket
 from supportgym.world.state import State
 
 _VALIDATION = ("not validated", "healthy", "UNHEALTHY")  # by VALIDATION_RESULTS index
@@ -39,7 +41,10 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
         f"=== supportgym incident{f' · scenario {scenario}' if scenario else ''} · t+{s.time[0]:.0f} min ===",
         f"tier L{int(s.tier[0])} · severity {'SEV' + str(declared) if declared else 'undeclared'} · "
         f"ticket: {Ticket(int(s.ticket[0])).name.lower().replace('_', ' ')} · "
-        f"validation: {_VALIDATION[int(np.argmax(g[G_VALIDATION]))]}",
+        f"with team {Team(int(s.routed[0])).name} · "
+        f"filed as {Team(int(s.category[0])).name if s.category[0] >= 0 else '-'} · "
+        f"validation: {_VALIDATION[int(np.argmax(g[G_VALIDATION]))]} · "
+        f"customer: {CUSTOMER_ANSWERS[int(np.argmax(g[G_CUSTOMER]))]}",
         "",
         f"{'service':<14}{'alerts':<28}{'evidence'}",
     ]
@@ -61,6 +66,10 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
         if o[SF["changes_fresh"]] > 0:
             evidence.append(f"deploy {_age(s.time[0] - s.deploy_time[0, i])} ago, "
                             f"config {_age(s.time[0] - s.config_time[0, i])} ago")
+        if o[SF["reproduce_fresh"]] > 0:
+            evidence.append(f"reproduced: {o[SF['repro_failed']]:.0%} of requests fail")
+        if o[SF["repro_hop"]]:
+            evidence.append("a reproduction fails here")
         if o[SF["internal_report"]]:
             evidence.append("reported by another team")
         lines.append(f"{name:<14}{alerts:<28}{'; '.join(evidence)}")

@@ -24,7 +24,7 @@ from supportgym.suite import (
     load_suite,
     suite_data,
 )
-from supportgym.suite.generator import GHOSH_MIX, GHOSH_ROOT_CAUSES, LATENT
+from supportgym.suite.generator import GHOSH_MITIGATIONS, GHOSH_MIX, GHOSH_ROOT_CAUSES, LATENT, SHIPPED_BY_DEPLOY
 from supportgym.suite.schema import GeneratorSpec
 from supportgym.suite.topology_gen import VOCABULARIES, api_depth, shape_fingerprint
 from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
@@ -269,6 +269,17 @@ def test_standard_suite_remedy_mix_within_five_points_of_ghosh():
     mitigations = calibrate.mitigation_mix(remedies)
     assert held == 100.0
     assert calibrate.remedy_gap(mitigations) <= 5.0, mitigations
+
+
+def test_ghosh_mix_brings_a_rollback_share_like_ghosh():
+    """The share of generated faults a recent change brought (the oracle rolls those back)."""
+    def recent_change(fault: str) -> float:
+        if FAULTS[fault].change is not None:
+            return 1.0 - LATENT.get(fault, 0.0)
+        return SHIPPED_BY_DEPLOY.get(fault, 0.0)
+
+    share = 100 * sum(w * recent_change(f) for f, w in GHOSH_MIX.items()) / sum(GHOSH_MIX.values())
+    assert abs(share - GHOSH_MITIGATIONS["rollback"]) < 1.0, share
 
 
 def test_generated_latent_faults_follow_their_shares():

@@ -19,8 +19,9 @@ From Python::
 
 Each scenario gets its own topology (``topology_gen.random_topology``), one fault or (with
 probability ``concurrent``) two on distinct services, each drawn by the ``mix`` weights among the
-fault types its topology can host and placed on one to three candidate services (the episode's
-seed picks among them), a noise level between none (0) and the hard suite's (1), red herrings,
+fault types its topology can host, placed on one to three candidate services (the episode's
+seed picks among them) and sometimes shipped by a recent deploy or long ago (``SHIPPED_BY_DEPLOY``,
+``LATENT``), a noise level between none (0) and the hard suite's (1), red herrings,
 and sometimes a daily traffic curve.
 """
 
@@ -63,7 +64,7 @@ MIXES: dict[str, dict[str, float]] = {"ghosh": GHOSH_MIX, "uniform": {f: 1.0 for
 #: that a memory leak was shipped by a recent deploy (a rollback then also lasts), and that a fault
 #: that comes with a change shipped it long ago (``latent``: only a hotfix lasts). With GHOSH_MIX
 #: they put rollback at about GHOSH_MITIGATIONS' 22.4% of the oracle's mitigations: 8 + 7 * 0.3 +
-#: 12.5 * 0.45 + 10.5 * 0.4 + 4.6 * 0.55 = 22.4 of 100.
+#: 12.5 * (1 - 0.55) + 10.5 * (1 - 0.6) + 4.6 * (1 - 0.45) = 22.4 of 100 brought by a recent change.
 SHIPPED_BY_DEPLOY: dict[str, float] = {"memory_leak": 0.3}
 LATENT: dict[str, float] = {"bad_config": 0.55, "slow_query": 0.6, "auth_failure": 0.45}
 

@@ -130,8 +130,10 @@ def _read_once(e: Evidence) -> bool:
 
 
 def _change_page(recent: When, fits: When = _always) -> Page:
-    """A defect a change brings: roll the change back if it is recent, else hotfix. A signature
-    that does not fit the service, or a first read with no change at all, is read again."""
+    """A defect a change may have brought: roll the change back if it is recent; with no recent
+    change it shipped long ago (a latent bug: the same signature), and only a hotfix lasts. A
+    signature that does not fit the service, or a first read with no change at all (it may be a
+    misleading one), is read again."""
     return Page(A.CHECK_CHANGES, (
         Line(lambda e: not fits(e) or (not e.changed and e.read_once), Look.REREAD),
         Line(lambda e: recent(e) and not e.rolled_back, A.ROLLBACK),
@@ -148,7 +150,7 @@ def _resource_page(level: str, shipped_by_deploy: bool) -> Page:
 
 
 PLAYBOOK: dict[LogClass, Page] = {
-    L.DEPLOY_EXCEPTION: _change_page(lambda e: e.deploy),
+    L.DEPLOY_EXCEPTION: _change_page(lambda e: e.deploy),  # a bad deploy, or a latent bug if none is recent
     L.CONFIG_ERROR: _change_page(lambda e: e.config),
     L.AUTH_DENIED: _change_page(lambda e: e.deploy or e.config),  # a rotated secret: either change
     L.SLOW_QUERY: _change_page(lambda e: e.deploy, fits=lambda e: e.kind == ServiceKind.DATABASE),

@@ -17,6 +17,7 @@ from supportgym.contract.vocabulary import N_LOG_CLASSES, REMEDIES, ServiceKind,
 from supportgym.observe import refresh, write_static
 from supportgym.stages.signal import break_alert_rules, file_reports, signals, update_alerts
 from supportgym.suite import Scenario, known_fix
+from supportgym.suite.loading import change_of
 from supportgym.suite.schema import FaultEntry, RewardWeights
 from supportgym.world.faults import FAULT_INDEX, FAULTS, FaultSpec
 from supportgym.world.mechanisms import ACC_BASELINE, CONFIG, DEPLOY, advance
@@ -71,7 +72,7 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     noise = scenario.noise
     # A red herring on a service whose fault a change brought would hide that change from a
     # rollback; anywhere else, even on a faulty service, it is fair game.
-    culprits = {service for _, service, f in drawn if (f.change or FAULTS[f.type].change) is not None}
+    culprits = {service for _, service, f in drawn if change_of(f) is not None}
     _red_herrings(s, topo, culprits, noise.red_herrings, rng)
     _decoys(s, topo, noise.log_noise, noise.trace_noise, rng)
     break_alert_rules(s, p.present[0], noise.missed_alert_rate, noise.false_alarm_rate, rng)
@@ -131,7 +132,7 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
         s.cache_down[0, i] = 1.0
     if spec.spike:
         s.load_mult[0, i] = rng.uniform(*spec.load_multiplier)
-    change = entry.change or spec.change
+    change = change_of(entry)
     if change is not None:
         when = s.time[0] - lead
         if change == "deploy":

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
-from supportgym.contract.observation import ObservationLayout
+from agents.oracle import lasting_remedy
+from supportgym.contract.observation import ObservationLayout, encode_recency
 from supportgym.contract.vocabulary import MIN_TIER, ActionKind, LogClass, ServiceKind
 from supportgym.stages.diagnosis import log_strengths
 from supportgym.stages.signal import signals
+from supportgym.suite import builtin_suite_dir
 from supportgym.world.faults import FAULT_NAMES, FAULTS
 from tests.conftest import make, oracle_policy, run_episode, scenario_of
 
@@ -166,6 +169,7 @@ EXPECTED_LOGS = {  # fault: (where the log is read, the signature it shows)
     "expired_cert": ("caller", LogClass.TLS_HANDSHAKE),
     "auth_failure": ("caller", LogClass.AUTH_DENIED),
     "transient_blip": ("self", LogClass.DEPENDENCY_ERRORS),
+    "latent_bug": ("self", LogClass.DEPLOY_EXCEPTION),  # a stack trace looks the same however old the code
 }
 
 
@@ -178,4 +182,60 @@ def test_each_fault_has_its_own_log_signature(fault):
     service = _target(env, int(u.state.fault_service[0, 0]), where)
     strength = log_strengths(u.params, u.state, signals(u.params, u.state), np.array([0]), np.array([service]))
     assert LogClass(int(strength[0].argmax())) == expected
-    assert len(set(EXPECTED_LOGS.values())) == len(FAULT_NAMES)  # all twelve differ
+    # all differ but the latent bug's and the bad deploy's: the changes check tells those apart
+    assert len(set(EXPECTED_LOGS.values())) == len(FAULT_NAMES) - 1
+
+
+def _changes_seen(env, service: int) -> tuple[float, float]:
+    """What a changes check of ``service`` shows now: (deploy recency, config recency), 0 long ago .. 1 now."""
+    u = env.unwrapped
+    layout = ObservationLayout(u.table.max_services)
+    obs, *_ = env.step(u.table.index(ActionKind.CHECK_CHANGES, service))
+    return layout.service(obs, "deploy_recent")[service], layout.service(obs, "config_recent")[service]
+
+
+@pytest.fixture(scope="module")
+def quiet_standard(tmp_path_factory) -> str:
+    """The standard suite without red herrings (a recent harmless change that may land on any
+    service whose fault no change brought)."""
+    data = yaml.safe_load((builtin_suite_dir() / "standard.yaml").read_text(encoding="utf-8"))
+    data["defaults"]["noise"]["red_herrings"] = 0
+    path = tmp_path_factory.mktemp("suites") / "quiet.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(("scenario", "recent"), [("shop-bad-deploy", True), ("shop-latent-bug", False),
+                                                  ("shop-bad-config", True), ("shop-latent-config", False)])
+def test_changes_check_tells_a_latent_fault_from_one_a_change_brought(quiet_standard, scenario, recent):
+    """The same logs; only the changes check shows a recent deploy or config push, or none."""
+    for seed in SEEDS:
+        env = make(quiet_standard, scenario)
+        env.reset(seed=seed)
+        u = env.unwrapped
+        service = int(u.state.fault_service[0, 0])
+        env.step(u.table.index(ActionKind.ESCALATE))  # changes need L2
+        deploy, config = _changes_seen(env, service)
+        assert (max(deploy, config) > encode_recency(180.0)) == recent, (scenario, seed, deploy, config)
+
+
+def _remedy_policy(kind: ActionKind):
+    """Escalate as needed, apply ``kind`` to the faulty service, validate, resolve."""
+    return wrong_remedy_policy(kind, "self")
+
+
+@pytest.mark.parametrize("scenario", ["shop-latent-config", "saas-slow-query-growth",
+                                      "saas-auth-failure-expired-secret"])
+def test_a_latent_fault_is_fixed_by_a_hotfix_not_a_rollback(scenario):
+    """A fault that usually comes with a change, marked ``latent``: no recent change to revert, so
+    a rollback is harmful and fixes nothing, a hotfix lasts (and the oracle picks it)."""
+    for seed in SEEDS:
+        _, rolled = run_episode(make("standard", scenario), seed, _remedy_policy(ActionKind.ROLLBACK))
+        assert not rolled["resolved_and_held"] and rolled["harmful_actions"] == 1, (scenario, seed, rolled)
+        _, fixed = run_episode(make("standard", scenario), seed, _remedy_policy(ActionKind.HOTFIX))
+        assert fixed["resolved_and_held"] and fixed["harmful_actions"] == 0, (scenario, seed, fixed)
+        env = make("standard", scenario)
+        env.reset(seed=seed)
+        u = env.unwrapped
+        fault = FAULT_NAMES[u.state.fault_type[0, 0]]
+        assert lasting_remedy(env, fault, int(u.state.fault_service[0, 0])) == ActionKind.HOTFIX

@@ -24,7 +24,7 @@ from supportgym.suite import (
     load_suite,
     suite_data,
 )
-from supportgym.suite.generator import GHOSH_MIX, GHOSH_ROOT_CAUSES
+from supportgym.suite.generator import GHOSH_MITIGATIONS, GHOSH_MIX, GHOSH_ROOT_CAUSES, LATENT, SHIPPED_BY_DEPLOY
 from supportgym.suite.schema import GeneratorSpec
 from supportgym.suite.topology_gen import VOCABULARIES, api_depth, shape_fingerprint
 from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
@@ -259,6 +259,39 @@ def test_standard_suite_calibrated_within_two_points():
     for category, share in GHOSH_ROOT_CAUSES.items():
         assert abs(expected[category] - share) < 0.05, category
         assert abs(sampled[category] - share) <= 2.0, (category, sampled[category])
+
+
+def test_standard_suite_remedy_mix_within_five_points_of_ghosh():
+    """The oracle's rollback share (and infrastructure changes) as in Ghosh et al.: latent faults
+    bring it down from the half it would be if every code and config bug came with a change."""
+    calibrate = _script("calibrate")
+    remedies, held = calibrate.remedy_mix("standard", 500)
+    mitigations = calibrate.mitigation_mix(remedies)
+    assert held == 100.0
+    assert calibrate.remedy_gap(mitigations) <= 5.0, mitigations
+
+
+def test_ghosh_mix_brings_a_rollback_share_like_ghosh():
+    """The share of generated faults a recent change brought (the oracle rolls those back)."""
+    def recent_change(fault: str) -> float:
+        if FAULTS[fault].change is not None:
+            return 1.0 - LATENT.get(fault, 0.0)
+        return SHIPPED_BY_DEPLOY.get(fault, 0.0)
+
+    share = 100 * sum(w * recent_change(f) for f, w in GHOSH_MIX.items()) / sum(GHOSH_MIX.values())
+    assert abs(share - GHOSH_MITIGATIONS["rollback"]) < 1.0, share
+
+
+def test_generated_latent_faults_follow_their_shares():
+    suite = generate_suite(seed=4, count=1000)
+    seen, latent = Counter(), Counter()
+    for s in suite.scenarios:
+        for f in s.faults:
+            seen[f.type] += 1
+            latent[f.type] += f.latent
+    assert set(+latent) == set(LATENT)  # only faults that come with a change are ever latent
+    for fault, share in LATENT.items():
+        assert abs(latent[fault] / seen[fault] - share) < 0.12, (fault, latent[fault], seen[fault])
 
 
 @pytest.mark.slow

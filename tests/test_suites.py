@@ -63,6 +63,14 @@ def test_minimal_suite_loads_and_runs(tmp_path):
     (lambda d: d["scenarios"][0]["faults"][0].update(type="memory_leak"), "scenarios[0].faults[0].service",
      "cannot sit on 'db'"),
     (lambda d: d["scenarios"].append(dict(d["scenarios"][0])), "scenarios[1].name", "duplicate scenario name"),
+    (lambda d: d["scenarios"][0]["faults"][0].update(latent=True, change="deploy"), "scenarios[0].faults[0].latent",
+     "cannot be latent and brought by a recent change at once"),
+    (lambda d: d["scenarios"][0]["faults"][0].update(type="memory_leak", service="web", latent=True),
+     "scenarios[0].faults[0].latent", "comes with no change, so it is latent anyway"),
+    (lambda d: d["scenarios"][0]["faults"][0].update(type="bad_deploy", service="web", latent=True),
+     "scenarios[0].faults[0].latent", "is the fault type latent_bug"),
+    (lambda d: d["scenarios"][0]["faults"][0].update(latent="yes"), "scenarios[0].faults[0].latent",
+     "valid boolean"),
 ])
 def test_invalid_suite_names_file_and_field(tmp_path, change, field, message):
     path = write(tmp_path, mutate(change), "broken.yaml")

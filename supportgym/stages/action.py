@@ -7,8 +7,9 @@ that costs a minute. A remedy acts on mechanisms, never on a fault label:
   resources (memory, connection pool) return to their baseline, a disk loses only its temporary
   files, and a crashed cache comes back. A leak keeps leaking, so its symptoms return.
 * **rollback**: reverts the service's latest change (deploy or config, whichever is newer).
-  If that change brought a defect or a leak, they go; otherwise it is a risky change for
-  nothing. A rolled-back service has nothing more to revert.
+  If that change brought a defect or a leak, they go; otherwise (an unrelated change, or the
+  old deploy of a latent bug that shipped long ago) it is a risky change for nothing. A
+  rolled-back service has nothing more to revert.
 * **hotfix** (L3): removes every defect and leak of the service and cleans up its resources;
   it cannot fix a third-party provider or add capacity.
 * **scale out**: doubles the service's capacity; never harmful, only time.

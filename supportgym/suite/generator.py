@@ -19,8 +19,9 @@ From Python::
 
 Each scenario gets its own topology (``topology_gen.random_topology``), one fault or (with
 probability ``concurrent``) two on distinct services, each drawn by the ``mix`` weights among the
-fault types its topology can host and placed on one to three candidate services (the episode's
-seed picks among them), a noise level between none (0) and the hard suite's (1), red herrings,
+fault types its topology can host, placed on one to three candidate services (the episode's
+seed picks among them) and sometimes shipped by a recent deploy or long ago (``SHIPPED_BY_DEPLOY``,
+``LATENT``), a noise level between none (0) and the hard suite's (1), red herrings,
 and sometimes a daily traffic curve.
 """
 
@@ -41,10 +42,11 @@ GHOSH_ROOT_CAUSES: dict[str, float] = dict(zip(ROOT_CAUSE_CATEGORIES, (27.0, 16.
 GHOSH_MITIGATIONS: dict[str, float] = {"rollback": 22.4, "infrastructure change": 21.1}
 
 #: Fault-type weights whose categories (``FAULTS[type].category``) add up to GHOSH_ROOT_CAUSES:
-#: code bug 14 + 7 + 6, dependency failure 9.4 + 7, infrastructure 6.8 + 5 + 4, deployment error
-#: 13.2 (expired certificates), config bug 12.5, database/network 10.5, auth failure 4.6.
+#: code bug 8 + 6 + 7 + 6, dependency failure 9.4 + 7, infrastructure 6.8 + 5 + 4, deployment
+#: error 13.2 (expired certificates), config bug 12.5, database/network 10.5, auth failure 4.6.
 GHOSH_MIX: dict[str, float] = {
-    "bad_deploy": 14.0,
+    "bad_deploy": 8.0,
+    "latent_bug": 6.0,
     "memory_leak": 7.0,
     "pool_exhaustion": 6.0,
     "external_outage": 9.4,
@@ -58,6 +60,13 @@ GHOSH_MIX: dict[str, float] = {
     "auth_failure": 4.6,
 }
 MIXES: dict[str, dict[str, float]] = {"ghosh": GHOSH_MIX, "uniform": {f: 1.0 for f in FAULT_NAMES}}
+#: How a generated fault came about, where its type allows a choice (whatever the mix): the chance
+#: that a memory leak was shipped by a recent deploy (a rollback then also lasts), and that a fault
+#: that comes with a change shipped it long ago (``latent``: only a hotfix lasts). With GHOSH_MIX
+#: they put rollback at about GHOSH_MITIGATIONS' 22.4% of the oracle's mitigations: 8 + 7 * 0.3 +
+#: 12.5 * (1 - 0.55) + 10.5 * (1 - 0.6) + 4.6 * (1 - 0.45) = 22.4 of 100 brought by a recent change.
+SHIPPED_BY_DEPLOY: dict[str, float] = {"memory_leak": 0.3}
+LATENT: dict[str, float] = {"bad_config": 0.55, "slow_query": 0.6, "auth_failure": 0.45}
 
 #: Noise at level 1 (the hard suite's); level ``x`` scales every rate by ``x``.
 HEAVY_NOISE = {"false_alarm_rate": 0.08, "missed_alert_rate": 0.1, "metric_noise": 0.2, "log_noise": 0.2,
@@ -182,14 +191,16 @@ def _place_faults(rng: np.random.Generator, topology: dict[str, Any], types: lis
         onset = float(rng.integers(2, 13))
         entry: dict[str, Any] = {"type": fault, "service": services if k > 1 else services[0],
                                  "onset_minutes": [onset, onset + float(rng.integers(4, 16))]}
-        if fault == "memory_leak" and rng.random() < 0.3:  # shipped by a deploy: a rollback also lasts
+        if fault in SHIPPED_BY_DEPLOY and rng.random() < SHIPPED_BY_DEPLOY[fault]:
             entry["change"] = "deploy"
+        if fault in LATENT and rng.random() < LATENT[fault]:
+            entry["latent"] = True
         faults.append(entry)
     return faults
 
 
 def _describe(spec: GeneratorSpec, index: int, n: int, faults: list[dict[str, Any]], level: float) -> str:
-    what = " + ".join(f["type"] for f in faults)
+    what = " + ".join(("latent " if f.get("latent") else "") + f["type"] for f in faults)
     return f"Generated (seed {spec.seed}, #{index}): {what} on a {spec.family} topology of {n} services; " \
            f"noise level {level:.2f}."
 

@@ -333,9 +333,21 @@ def _check_fault(fault: FaultEntry, topo: Topology, source: str, where: str) -> 
         raise SuiteError(source, f"{where}.onset_minutes", "the range must be [low, high]")
     if fault.change is not None and spec.change is None and spec.accumulator is None:
         raise SuiteError(source, f"{where}.change", f"fault {fault.type!r} cannot be brought by a change")
+    if fault.latent and (fault.change is not None or spec.change is None):
+        raise SuiteError(source, f"{where}.latent", f"fault {fault.type!r} "
+                         + ("cannot be latent and brought by a recent change at once" if fault.change is not None
+                            else "comes with no change, so it is latent anyway"))
+    if fault.latent and fault.type == "bad_deploy":
+        raise SuiteError(source, f"{where}.latent", "a bad deploy that shipped long ago is the fault type latent_bug")
     if fault.category is not None and fault.category not in FAULT_CATEGORIES[fault.type]:
         raise SuiteError(source, f"{where}.category", f"fault {fault.type!r} cannot be filed as {fault.category!r}; "
                                                       f"allowed: {', '.join(FAULT_CATEGORIES[fault.type])}")
+
+
+def change_of(fault: FaultEntry) -> str | None:
+    """The recent change ("deploy" or "config") that brought a fault entry, which a rollback
+    reverts; None for a fault that came with none, or shipped long ago (``latent``)."""
+    return None if fault.latent else fault.change or FAULTS[fault.type].change
 
 
 def category_of(fault: FaultEntry) -> str:

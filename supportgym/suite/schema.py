@@ -98,6 +98,10 @@ class FaultEntry(Strict):
     """Minutes the fault has been running when the incident opens (value or [low, high])."""
     change: Literal["deploy", "config"] | None = None
     """Override the change that brought the fault (e.g. a memory leak shipped by a deploy)."""
+    latent: bool = False
+    """The change that brought the fault shipped long ago (a config bug or slow query that bites
+    only now): nothing recent for a rollback to revert. Only for fault types that come with a
+    change; a bad deploy that shipped long ago is the fault type ``latent_bug``."""
     category: CategoryName | None = None
     """Root-cause category, if not the fault type's own (one of ``world.faults.FAULT_CATEGORIES[type]``)."""
 

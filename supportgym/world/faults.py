@@ -1,4 +1,4 @@
-"""The twelve fault types: the mechanism each switches on, and what is known about its remedies.
+"""The fault types: the mechanism each switches on, and what is known about its remedies.
 
 The remedy lists document behaviour that *emerges* from the mechanisms (``world.mechanisms``)
 and what the remedies do to them (``stages.action``); ``tests/test_faults.py`` checks every
@@ -38,7 +38,9 @@ class FaultSpec:
     accumulator: Accumulator | None = None
     rate: tuple[float, float] = (0.0, 0.0)  # accumulator level per minute
     start_level: tuple[float, float] = (0.0, 0.0)  # accumulator level at onset
-    change: str | None = None  # "deploy" or "config": the change that brought the fault
+    #: "deploy" or "config": the recent change that brought the fault, which a rollback reverts
+    #: (a suite entry may mark it ``latent``: it shipped long ago, so there is nothing recent to revert)
+    change: str | None = None
     load_multiplier: tuple[float, float] = (1.0, 1.0)
     cache_down: bool = False
 
@@ -54,7 +56,7 @@ FAULTS: dict[str, FaultSpec] = {
     f.name: f
     for f in [
         FaultSpec("bad_deploy", "code bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
-                  defect=Defect.DEPLOY_BUG, intensity=(0.5, 1.0), change="deploy"),
+                  defect=Defect.CODE_BUG, intensity=(0.5, 1.0), change="deploy"),
         FaultSpec("bad_config", "config bug", APP, Ticket.ERRORS, (A.ROLLBACK, A.HOTFIX), ((A.RESTART, "self"),),
                   defect=Defect.CONFIG_BUG, intensity=(0.5, 1.0), change="config"),
         FaultSpec("memory_leak", "code bug", APP, Ticket.APP_SLOW, (A.HOTFIX,), ((A.RESTART, "self"),),
@@ -83,6 +85,11 @@ FAULTS: dict[str, FaultSpec] = {
         FaultSpec("transient_blip", "infrastructure", APP + (ServiceKind.DATABASE, ServiceKind.CACHE),
                   Ticket.APP_SLOW, (A.WAIT,), ((A.RESTART, "self"), (A.ROLLBACK, "self")),
                   defect=Defect.BLIP, intensity=(0.6, 1.0)),
+        # A bug that shipped long ago and surfaces only now (a rare input, a date, grown data): the
+        # same defect and stack traces as a bad deploy, but no recent change, so rolling back the
+        # service's last, innocent deploy does nothing. The changes check tells the two apart.
+        FaultSpec("latent_bug", "code bug", APP, Ticket.ERRORS, (A.HOTFIX,),
+                  ((A.ROLLBACK, "self"), (A.RESTART, "self")), defect=Defect.CODE_BUG, intensity=(0.5, 1.0)),
     ]
 }
 del A
@@ -108,6 +115,7 @@ FAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
         "expired_cert": ("auth failure",),
         "auth_failure": ("config bug",),
         "transient_blip": ("database/network",),
+        "latent_bug": (),
     }.items()
 }
 

@@ -1,7 +1,7 @@
 """The hidden mechanisms behind every fault, and how time moves them.
 
 Faults never write symptoms directly: they switch on a *defect* (an intensity in [0, 1] on a
-service: a bad deploy, a rotated secret, ...) or fill an *accumulator* (a level that climbs at
+service: a code bug, a rotated secret, ...) or fill an *accumulator* (a level that climbs at
 a rate: memory, connection pool, disk), crash a cache or inject traffic. The signal stage turns
 these into golden signals with the same few equations for every fault.
 """
@@ -26,9 +26,11 @@ assert len(BASE_LATENCY_MS) == len(ServiceKind)
 
 
 class Defect(IntEnum):
-    """Intensity-type mechanisms: a value in [0, 1] per service that a fault switches on."""
+    """Intensity-type mechanisms: a value in [0, 1] per service that a fault switches on. Whether a
+    recent change brought it (so that a rollback removes it) is the fault's ``State.culprit_change``,
+    not the defect's: a code bug is the same bug whether it shipped an hour or a year ago."""
 
-    DEPLOY_BUG = 0
+    CODE_BUG = 0
     CONFIG_BUG = 1
     SECRET_BAD = 2
     CERT_EXPIRED = 3
@@ -43,7 +45,7 @@ N_DEFECTS = len(Defect)
 EFFECT_ERROR, EFFECT_LATENCY, EFFECT_CAPACITY = 0, 1, 2
 #: Per defect at full intensity: (own error rate, added latency as a multiple of base, capacity lost).
 DEFECT_EFFECTS = np.zeros((N_DEFECTS, 3))
-DEFECT_EFFECTS[Defect.DEPLOY_BUG] = (0.6, 0.5, 0.0)
+DEFECT_EFFECTS[Defect.CODE_BUG] = (0.6, 0.5, 0.0)
 DEFECT_EFFECTS[Defect.CONFIG_BUG] = (0.5, 0.3, 0.0)
 DEFECT_EFFECTS[Defect.SECRET_BAD] = (0.9, 0.0, 0.0)
 DEFECT_EFFECTS[Defect.CERT_EXPIRED] = (1.0, 0.0, 0.0)
@@ -83,7 +85,7 @@ ACC_EFFECTS = np.array([[0.45, 2.0], [0.8, 6.0], [0.6, 0.5]])
 
 #: The log class each defect writes into its own service's logs.
 DEFECT_OWN_LOG = np.array([
-    LogClass.DEPLOY_EXCEPTION,
+    LogClass.DEPLOY_EXCEPTION,  # a stack trace, which looks the same however old the code is
     LogClass.CONFIG_ERROR,
     LogClass.AUTH_DENIED,
     LogClass.NORMAL,  # an expired certificate fails the handshake before the app logs anything

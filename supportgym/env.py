@@ -119,6 +119,13 @@ class IncidentEnv(gym.Env):
     (``reset(options={"scenario": ...})`` still overrides it for one episode); ``start_tier``
     overrides the suite's starting tier (1-3), e.g. for a training curriculum.
 
+    ## Incident report
+    ``env.unwrapped.incident_report()`` returns the episode's post-incident report in Markdown
+    (``supportgym.report``): summary, timeline of signals and actions on the simulated clock,
+    evidence and what it pointed to, remedies, validation, impact, the root cause and the
+    mistakes. The root cause, the impact and the harmful actions appear only once the episode has
+    ended (mid-episode it shows what the agent saw); it raises before the first ``reset``.
+
     ## Ids
     ``supportgym/Incident-v0`` is the standard suite; ``supportgym/Incident-<Suite>-v0`` (e.g.
     ``supportgym/Incident-Tutorial-v0``) is each built-in suite, for clients that take only an id.

@@ -23,7 +23,6 @@ import numpy as np
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import (
     ALERTS,
-    G_DECLARED,
     G_TICKET,
     G_TIER,
     G_VALIDATION,
@@ -41,9 +40,9 @@ from supportgym.contract.observation import (
     M_RESOURCE_TREND,
     M_UTILISATION,
     METRIC,
-    N_SF,
     SERVICE_FEATURES,
     SF,
+    ObservationLayout,
     decode_latency,
     decode_recency,
     decode_request_rate,
@@ -191,9 +190,9 @@ def _metrics(r: Reading) -> Finding:
     for label, column in (("memory", M_MEMORY), ("connection pool", M_POOL), ("disk", M_DISK)):
         if m[column] >= SATURATED:
             own.append(f"{label} {m[column]:.0%}")
-    for label, column in (("memory", M_MEMORY_TREND), ("pool or disk", M_RESOURCE_TREND)):
+    for label, column in (("memory", M_MEMORY_TREND), ("pool/disk", M_RESOURCE_TREND)):
         if m[column] > 0:
-            own.append(f"{label} climbing {60 * decode_trend(m[column]):.0%}/h")
+            own.append(f"{label} rising {decode_trend(m[column]):.1%}/min")
     rate = decode_request_rate(m[M_REQUEST_RATE])
     if not LOW_TRAFFIC <= rate <= HIGH_TRAFFIC:
         own.append(f"requests ×{rate:.1f} of healthy")
@@ -221,7 +220,7 @@ def _traces(r: Reading) -> Finding:
 def _changes(r: Reading) -> Finding:
     with np.errstate(divide="ignore"):
         ages = {change: float(decode_recency(r.col(f"{change}_recent"))) for change in ("deploy", "config")}
-    text = ", ".join(f"{change} {_age(age)} ago" if math.isfinite(age) else f"{change} days ago"
+    text = ", ".join(f"{change} {_age(age)} ago" if math.isfinite(age) else f"{change} long ago"
                      for change, age in ages.items())
     if r.col("change_reverted"):
         return Finding(text + ", last change rolled back")
@@ -355,15 +354,16 @@ def _alert_changes(before: np.ndarray, after: np.ndarray, names: tuple[str, ...]
 def decode_steps(journal: Journal, table: ActionTable, action_names: list[str], names: tuple[str, ...],
                  callees: tuple[tuple[int, ...], ...]) -> list[Step]:
     """Every step of the journal with what it found."""
-    n_slots = table.max_services
+    layout = ObservationLayout(table.max_services)
     steps = []
     for k, rec in enumerate(journal.steps):
         before = journal.observation_before(k)
         kind, per_service = int(table.kind[rec.action]), bool(table.is_service_action[rec.action])
         target = int(table.service[rec.action]) if per_service else None
-        sb, sa = before[:n_slots * N_SF].reshape(n_slots, N_SF), rec.obs[:n_slots * N_SF].reshape(n_slots, N_SF)
-        reading = Reading(sb, sa, before[n_slots * N_SF:], rec.obs[n_slots * N_SF:], target or 0, names, callees)
-        finding = Finding("masked: no-op", evidence=False) if rec.invalid else READERS.get(kind, _changed_features)(reading)
+        sb, sa = layout.services(before), layout.services(rec.obs)
+        reading = Reading(sb, sa, layout.globals(before), layout.globals(rec.obs), target or 0, names, callees)
+        read = READERS.get(kind, _changed_features)
+        finding = Finding("masked: no-op", evidence=False) if rec.invalid else read(reading)
         impact_before = journal.opening_impact if k == 0 else journal.steps[k - 1].impact
         steps.append(Step(k, rec, action_names[rec.action], kind, target, finding, _alert_changes(sb, sa, names),
                           impact_before))
@@ -386,6 +386,7 @@ class _Report:
                  ended: bool):
         topo = scenario.topology
         self.journal, self.s, self.scenario, self.ended = journal, s, scenario, ended
+        self.layout = ObservationLayout(table.max_services)
         self.names = topo.names
         self.steps = decode_steps(journal, table, action_names, topo.names,
                                   tuple(tuple(topo.callees(i)) for i in range(topo.n)))
@@ -457,7 +458,8 @@ class _Report:
             about = f": {sc.description.strip()}" if sc.description.strip() else ""
             lines.append(f"- **Scenario:** `{sc.name}` (suite `{sc.suite}`), seed {seed}{about}")
         else:
-            lines.append(f"- **Suite:** `{sc.suite}`, seed {seed} (the scenario's name is withheld: it names the fault)")
+            lines.append(f"- **Suite:** `{sc.suite}`, seed {seed} (the scenario's name is withheld: "
+                         "it names the fault)")
         lines += [f"- **Outcome:** {self._outcome()}",
                   f"- **Steps:** {len(self.steps)}, escalations {m['escalations']}, "
                   f"{'final tier' if self.ended else 'tier now'} L{int(self.s.tier[0])}"]
@@ -474,9 +476,7 @@ class _Report:
         return lines
 
     def timeline(self) -> list[str]:
-        o = self.journal.opening
-        n_slots = len(o[: -len(GLOBAL_FEATURES)]) // N_SF
-        services, g = o[:n_slots * N_SF].reshape(n_slots, N_SF), o[n_slots * N_SF:]
+        services, g = self.layout.services(self.journal.opening), self.layout.globals(self.journal.opening)
         firing = [f"{', '.join(k for k, on in zip(ALERT_KINDS, services[i, ALERTS]) if on > 0.5)} on {name}"
                   for i, name in enumerate(self.names) if services[i, ALERTS].any()]
         reported = [name for i, name in enumerate(self.names) if services[i, SF["internal_report"]]]
@@ -542,9 +542,11 @@ class _Report:
         return ["## Impact", "",
                 f"- User-impact minutes: {m['impact_minutes']:.1f} (share of requests hurt × minutes, "
                 "the post-resolution window included)",
-                f"- Peak share of requests hurt: {float(self.s.peak_impact[0]):.0%} (true severity SEV{m['true_severity']})",
+                f"- Peak share of requests hurt: {float(self.s.peak_impact[0]):.0%} "
+                f"(true severity SEV{m['true_severity']})",
                 f"- At the open: {self.journal.opening_impact:.0%}; at the end: {last:.0%}",
-                f"- Mitigated (under the mitigation level) at: {'never' if math.isnan(ttm) else f't+{_minutes(ttm)} min'}"]
+                f"- Mitigated (impact under the mitigation level) at: "
+                f"{'never' if math.isnan(ttm) else f't+{_minutes(ttm)} min'}"]
 
     def root_cause(self) -> list[str]:
         if not self.ended:

@@ -182,7 +182,7 @@ class IncidentEnv(gym.Env):
         self.params = self._params_of(self.scenario)
         self.state = new_episode(self.scenario, self.params, self.np_random)
         self.action_names = self._action_names(self.scenario)
-        self.journal = Journal(seed, self.state.obs[0].copy(), float(self.state.impact_now[0]))
+        self.journal = Journal.start(seed, self.state.obs[0], float(self.state.impact_now[0]), self.journal)
         self._done = False
         if self.render_mode == "human":
             self.render()
@@ -200,9 +200,9 @@ class IncidentEnv(gym.Env):
         info: dict[str, Any] = {"action_mask": self.action_masks(), "minutes": float(res.minutes[0]),
                                 "invalid_action": bool(res.invalid[0])}
         s = self.state
-        self.journal.steps.append(StepRecord(started, float(s.time[0]), a, info["minutes"], float(res.reward[0]),
-                                             info["invalid_action"], bool(res.harmful[0]), s.obs[0].copy(),
-                                             float(s.impact_now[0]), float(s.impact_minutes[0])))
+        self.journal.record(StepRecord(started, float(s.time[0]), a, info["minutes"], float(res.reward[0]),
+                                       info["invalid_action"], bool(res.harmful[0]), float(s.impact_now[0]),
+                                       float(s.impact_minutes[0])), s.obs[0])
         if self._done:
             info["episode_metrics"] = self.episode_metrics()
         if self.render_mode == "human":

@@ -360,8 +360,9 @@ def decode_steps(journal: Journal, table: ActionTable, action_names: list[str], 
         before = journal.observation_before(k)
         kind, per_service = int(table.kind[rec.action]), bool(table.is_service_action[rec.action])
         target = int(table.service[rec.action]) if per_service else None
-        sb, sa = layout.services(before), layout.services(rec.obs)
-        reading = Reading(sb, sa, layout.globals(before), layout.globals(rec.obs), target or 0, names, callees)
+        after = journal.observation_after(k)
+        sb, sa = layout.services(before), layout.services(after)
+        reading = Reading(sb, sa, layout.globals(before), layout.globals(after), target or 0, names, callees)
         read = READERS.get(kind, _changed_features)
         finding = Finding("masked: no-op", evidence=False) if rec.invalid else read(reading)
         impact_before = journal.opening_impact if k == 0 else journal.steps[k - 1].impact

@@ -12,6 +12,7 @@ from test_evaluate import evaluate
 
 import supportgym  # noqa: F401  (registers the ids)
 from agents.oracle import OracleAgent
+from supportgym import journal as journal_module
 from supportgym import report
 from supportgym.contract.vocabulary import ActionKind, ServiceKind
 from supportgym.world.faults import FAULT_NAMES
@@ -231,14 +232,23 @@ def test_bad_report_arguments_exit_2_before_any_work(tmp_path, args, message):
     assert not (tmp_path / "r").exists()
 
 
-def test_recording_costs_one_observation_copy_per_step():
-    """The journal holds its own copies: an agent writing into the returned observation does not
-    change the report."""
+def test_the_journal_keeps_its_own_copies_in_a_buffer_reused_across_episodes(monkeypatch):
+    """An agent writing into the returned observation does not change the report; an episode
+    longer than the buffer grows it; the next episode reuses it."""
+    monkeypatch.setattr(journal_module, "INITIAL_ROWS", 4)
     env = make("tutorial")
+    u = env.unwrapped
     obs, _ = env.reset(seed=0)
     obs[:] = 0.0
-    nxt, *_ = env.step(env.unwrapped.table.index(ActionKind.WAIT))
-    nxt[:] = 0.0
-    journal = env.unwrapped.journal
-    assert journal.opening.any() and journal.steps[0].obs.any()
-    assert not np.shares_memory(journal.steps[0].obs, env.unwrapped.state.obs)
+    rows = len(u.journal.observations)
+    assert rows == 4
+    for _ in range(rows + 3):
+        nxt, *_ = env.step(u.table.index(ActionKind.CHECK_METRICS, 0))
+        nxt[:] = 0.0
+    journal = u.journal
+    assert len(journal.observations) > rows and len(journal.steps) == rows + 3
+    assert journal.opening.any() and journal.observation_after(rows + 2).any()
+    assert np.array_equal(journal.observation_after(rows + 2), u.state.obs[0])
+    assert not np.shares_memory(journal.observations, u.state.obs)
+    env.reset(seed=1)
+    assert u.journal.observations is journal.observations and u.journal.steps == []

@@ -278,12 +278,12 @@ READERS: dict[int, Reader] = {
     **{kind: _nothing for kind in INTERVENTIONS},  # remedies are judged against the revealed cause
 }
 
-#: Episode metrics that count mistakes, with what they mean: a new one (misrouting, say) shows
-#: up in every report once it is listed here.
-MISTAKES: dict[str, str] = {
-    "harmful_actions": "harmful actions: a remedy with nothing to act on",
-    "invalid_actions": "masked actions: no-ops that cost a minute each",
-    "wrong_closures": "wrong closure: resolved while a fault was still at work, so the incident reopened",
+#: Episode metrics that count mistakes: (what to call them, what they are). A new one
+#: (misrouting, say) shows up in every report once it is listed here.
+MISTAKES: dict[str, tuple[str, str]] = {
+    "harmful_actions": ("harmful actions", "a remedy with nothing to act on"),
+    "invalid_actions": ("masked actions", "no-ops that cost a minute each"),
+    "wrong_closures": ("wrong closures", "resolved while a fault was still at work, so the incident reopened"),
 }
 #: For the mistakes a step's own record shows, which steps they are.
 MISTAKE_STEPS: dict[str, Callable[[StepRecord, int], bool]] = {
@@ -566,20 +566,20 @@ class _Report:
 
     def mistakes(self) -> list[str]:
         items = []
-        for key, meaning in MISTAKES.items():
+        for key, (label, meaning) in MISTAKES.items():
             count = self.metrics.get(key, 0)
             if not count or (not self.ended and key != "invalid_actions"):
                 continue
             which = MISTAKE_STEPS.get(key)
             at = [f"{st.name} at t+{_minutes(st.record.started)}" for st in self.steps
                   if which is not None and which(st.record, st.kind)]
-            items.append(f"{int(count)} {meaning}" + (f" ({'; '.join(at)})" if at else ""))
+            items.append(f"**{label}: {int(count)}** ({meaning})" + (f": {'; '.join(at)}" if at else ""))
         if self.ended:
             severity, wrong = self._severity()
             if wrong:
-                items.append(f"severity misjudged: {severity}")
+                items.append(f"**severity misjudged**: {severity}")
             if not self.metrics["resolved_and_held"] and not self.metrics["wrong_closures"]:
-                items.append("never resolved")
+                items.append("**never resolved**")
         lines = _bullets(items, "None.")
         return ["## Mistakes", "", *lines] + ([] if self.ended else ["", "_Harmful actions, wrong closures and the "
                                                                       "severity are revealed when the episode ends._"])

@@ -94,7 +94,8 @@ def test_a_harmful_restart_is_listed_under_mistakes():
         *_, info = env.step(oracle_policy(env, 0))
     assert info["episode_metrics"]["harmful_actions"] == 1
     text = env.unwrapped.incident_report()
-    assert f"1 harmful actions: a remedy with nothing to act on (restart {name} at t+0)" in section(text, "Mistakes")
+    assert f"**harmful actions: 1** (a remedy with nothing to act on): restart {name} at t+0\n" in section(
+        text, "Mistakes")
     assert "**harmful**" in section(text, "Remedies")
 
 
@@ -105,7 +106,7 @@ def test_resolving_a_relapsing_fault_at_once_is_a_wrong_closure():
     assert terminated and info["episode_metrics"]["wrong_closures"] == 1
     text = env.unwrapped.incident_report()
     assert "**reopened**" in section(text, "Summary")
-    assert "wrong closure" in section(text, "Mistakes") and "resolve at t+0" in section(text, "Mistakes")
+    assert "**wrong closures: 1**" in section(text, "Mistakes") and "resolve at t+0" in section(text, "Mistakes")
     assert "did **not** hold" in section(text, "Validation")
     assert "closed without a healthy validation" in section(text, "Validation")
 
@@ -184,10 +185,11 @@ def test_a_mistake_metric_listed_in_mistakes_shows_up(monkeypatch):
     """A new mistake metric (misrouting, say) needs one line in ``report.MISTAKES``."""
     real = report.episode_metrics
     monkeypatch.setattr(report, "episode_metrics", lambda *a: {**real(*a), "misroutings": 2})
-    monkeypatch.setitem(report.MISTAKES, "misroutings", "misroutings: the ticket went to the wrong team")
+    monkeypatch.setitem(report.MISTAKES, "misroutings", ("misroutings", "the ticket went to the wrong team"))
     env = make("tutorial")
     run_episode(env, 0, oracle_policy)
-    assert "2 misroutings: the ticket went to the wrong team" in section(env.unwrapped.incident_report(), "Mistakes")
+    assert "**misroutings: 2** (the ticket went to the wrong team)" in section(env.unwrapped.incident_report(),
+                                                                              "Mistakes")
 
 
 def test_a_gymnasium_made_env_reaches_it_through_unwrapped():

@@ -121,15 +121,19 @@ def test_mid_episode_the_report_shows_what_the_agent_saw_and_not_the_root_cause(
     env = make(scenario=scenario_of("memory_leak"))
     env.reset(seed=1)
     u = env.unwrapped
-    for action in (u.table.index(ActionKind.CHECK_METRICS, 0), u.table.index(ActionKind.WAIT)):
+    hotfix = u.table.index(ActionKind.HOTFIX, 0)  # an L3 action: masked at the L1 start
+    assert not u.action_masks()[hotfix]
+    for action in (u.table.index(ActionKind.CHECK_METRICS, 0), u.table.index(ActionKind.WAIT), hotfix):
         env.step(action)
     text = u.incident_report()
     assert "in progress" in text and "Root cause (revealed)" not in text
+    # What the agent was told (the masked action) is a mistake it may see at once.
+    assert f"**masked actions: 1** (no-ops that cost a minute each): {u.action_names[hotfix]} at t+7" in text
     assert u.scenario.name not in text
     assert not any(fault in text for fault in FAULT_NAMES)
     assert "users hurt" not in text and "harmful" not in section(text, "Mistakes").replace(
         "_Harmful actions", "")
-    assert timeline_times(text) == [0.0, 2.0]
+    assert timeline_times(text) == [0.0, 2.0, 7.0]
     # A harness whose own TimeLimit ended the episode may ask for the revealed report.
     assert "Root cause (revealed)" in u.incident_report(ended=True)
     # Once the episode ends, the root cause is revealed.

@@ -2,25 +2,35 @@
 
     python evaluate.py --suite standard --agents random,naive,runbook,expert,oracle,runs/x/model.zip \\
         --episodes 200 --seed 0 --out results/std [--workers 4]
+    python evaluate.py --agents expert,runs/x/model.zip --episodes 50 --reports reports/std --report-episodes 5
 
 Every agent plays the same seeded episodes (episode i: seed SEED + i); the random agent and the
 oracle always run, as 0 and 100 of the normalised score. The episodes, the score, its statistics
 and the outputs are defined in the ``evaluation`` package (``python -m pydoc evaluation.statistics``).
 Exit status: 0 on success, 2 for a bad argument (checked before any episode runs), 1 for a model
 file that cannot be used.
+
+``--reports DIR`` writes the post-incident report (``IncidentEnv.incident_report``) of each
+reported agent's first ``--report-episodes`` episodes to ``DIR/<agent>/<scenario>-ep<episode>.md``:
+how to see why a policy scored what it did. The results do not depend on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from evaluation import plots, reports
 from evaluation.cli import OneLineParser
-from evaluation.play import EpisodePlan, cached_agent, cached_env, play_agents
+from evaluation.play import EpisodePlan, Record, ReportRequest, cached_agent, cached_env, play_agents
 from evaluation.statistics import DEFAULT_REPS, REFERENCES, normalised_scores
 from evaluation.summary import summarise_all
+
+#: Incident reports per reported agent unless --report-episodes says otherwise: enough to read,
+#: few enough that a 1000-episode run does not write thousands of files.
+DEFAULT_REPORT_EPISODES = 20
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
@@ -35,6 +45,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     p.add_argument("--max-services", type=int, default=None, help="observation/action padding (default 16)")
     p.add_argument("--reps", type=int, default=DEFAULT_REPS, help=f"bootstrap resamples (default {DEFAULT_REPS})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--reports", type=Path, default=None, metavar="DIR",
+                   help="write incident reports (Markdown) to DIR/<agent>/<scenario>-ep<episode>.md")
+    p.add_argument("--report-agents", default=None, metavar="A,B",
+                   help="agents to report on, from --agents or the references (default: every agent of --agents)")
+    p.add_argument("--report-episodes", type=int, default=None, metavar="K",
+                   help=f"report each such agent's first K episodes (default {DEFAULT_REPORT_EPISODES})")
     args = p.parse_args(argv)
     args.agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     if not args.agents:
@@ -48,7 +64,51 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
             p.error(f"{name} must be at least {low}")
     if args.out is not None and (problem := reports.cannot_write(args.out)):
         p.error(f"--out {args.out}: {problem}")
+    _check_report_args(p, args)
     return p, args
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one file-name part: anything but letters, digits, '.', '-' and '_' replaced
+    (an agent's directory is its spec, and a model spec is a path, perhaps with ':algo')."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_.") or "agent"
+
+
+def _check_report_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Settle ``args.report_agents`` (a list) and refuse report options that cannot work."""
+    if args.reports is None:
+        for name, value in (("--report-agents", args.report_agents), ("--report-episodes", args.report_episodes)):
+            if value is not None:
+                p.error(f"{name} needs --reports DIR")
+        return
+    if problem := reports.cannot_write(args.reports):
+        p.error(f"--reports {args.reports}: {problem}")
+    if args.report_episodes is None:
+        args.report_episodes = DEFAULT_REPORT_EPISODES
+    if args.report_episodes < 1:
+        p.error("--report-episodes must be at least 1")
+    if args.report_agents is None:
+        args.report_agents = list(args.agents)
+    else:
+        args.report_agents = [a.strip() for a in args.report_agents.split(",") if a.strip()]
+        playing = set(args.agents) | set(REFERENCES)
+        if not args.report_agents:
+            p.error("--report-agents is empty")
+        if unknown := [a for a in args.report_agents if a not in playing]:
+            p.error(f"--report-agents names {', '.join(unknown)}, which is not in --agents or the references "
+                    f"({', '.join(REFERENCES)})")
+    dirs = [safe_name(a) for a in args.report_agents]
+    if len(set(dirs)) != len(dirs):
+        p.error("--report-agents: two agents would share a report directory")
+
+
+def write_incident_report(out: Path, spec: str, record: Record, text: str) -> Path:
+    """One incident report under ``out``, with a last line saying who played which episode."""
+    path = out / safe_name(spec) / f"{safe_name(record['scenario'])}-ep{record['episode']}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{text}\n---\n\nPlayed by `{spec}` in evaluate.py: episode {record['episode']}, "
+                    f"seed {record['seed']}.\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--suite: {e}")
     except ValueError as e:  # the suite does not fit
         parser.error(f"--max-services: {e}")
+    written: list[Path] = []
+    request = None if args.reports is None else ReportRequest(
+        frozenset(args.report_agents), args.report_episodes,
+        lambda spec, record, text: written.append(write_incident_report(args.reports, spec, record, text)))
     try:
         for spec in sorted(specs, key=is_model_spec):  # every agent once, names first: fail before any work
             cached_agent(spec, plan.suite, plan.max_services)
-        results = play_agents(specs, plan, args.workers, progress=not args.no_progress)
+        results = play_agents(specs, plan, args.workers, progress=not args.no_progress, reports=request)
     except UnknownAgentError as e:
         parser.error(str(e))
     except ModelLoadError as e:
@@ -83,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         reports.write_reports(args.out, plan, args.reps, args.agents, shown, results, summary)
         plots.write_plots(args.out, shown, summary)
         print(f"\nwrote {args.out}/{', '.join(reports.FILES + plots.FILES)}")
+    if args.reports is not None:
+        print(f"\nwrote {len(written)} incident reports to {args.reports}/<agent>/")
     return 0
 
 

@@ -1,5 +1,10 @@
 """Playing agents on seeded episodes: the one rollout loop, the episode plan and its workers.
 
+**Incident reports.** ``play_agents`` can also collect the post-incident report
+(``IncidentEnv.incident_report``) of each agent's first episodes: a worker returns their text
+with its records, and they reach a sink in the main process, so the files are written in one
+place and the records are the same as without them.
+
 **Episodes.** Episode ``i`` (0 <= i < episodes) of a plan resets the environment with seed
 ``seed + i``; the scenario is the suite's weighted draw under that seed (or the plan's fixed
 scenario), so the suite's mix is respected and every agent plays exactly the same episodes.
@@ -14,7 +19,7 @@ import multiprocessing as mp
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import gymnasium as gym
@@ -31,6 +36,8 @@ EPISODE_FIELDS = ("scenario", "return", "resolved_and_held", "time_to_mitigate",
 #: Called before each step with (observation, info, action): what the agent saw and chose.
 Observer = Callable[[np.ndarray, dict[str, Any], int], None]
 Record = dict[str, Any]
+#: Called in the main process with (agent spec, an episode's record, its incident report).
+ReportSink = Callable[[str, Record, str], None]
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int, options: dict[str, Any] | None = None,
@@ -80,13 +87,34 @@ def make_env(suite: str, max_services: int) -> gym.Env:
     return gym.make("supportgym/Incident-v1", suite=suite, max_services=max_services, disable_env_checker=True)
 
 
+@dataclass
+class IncidentReports:
+    """Incident reports gathered while playing: those of the episodes with index below ``episodes``."""
+
+    episodes: int
+    texts: dict[int, str] = field(default_factory=dict)  # by episode index
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """Which incident reports ``play_agents`` collects: the first ``episodes`` episodes of each
+    agent in ``agents``, each handed to ``sink``."""
+
+    agents: frozenset[str]
+    episodes: int
+    sink: ReportSink
+
+
 def play(env: gym.Env, agent: Agent, plan: EpisodePlan, indices: Iterable[int] | None = None,
-         observe: Observer | None = None) -> list[Record]:
-    """One agent on the plan's episodes (all, or ``indices``): a record per episode, in order."""
+         observe: Observer | None = None, reports: IncidentReports | None = None) -> list[Record]:
+    """One agent on the plan's episodes (all, or ``indices``): a record per episode, in order.
+    With ``reports``, the incident report of each episode it asks for goes into it."""
     records = []
     for i in range(plan.episodes) if indices is None else indices:
         metrics = run_episode(env, agent, plan.seed + i, plan.options, observe)
         records.append({"episode": i, "seed": plan.seed + i, **{k: metrics[k] for k in EPISODE_FIELDS}})
+        if reports is not None and i < reports.episodes:
+            reports.texts[i] = env.unwrapped.incident_report()
     return records
 
 
@@ -132,24 +160,30 @@ def in_processes(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator
         yield from pool.imap_unordered(fn, tasks)
 
 
-def _play_chunk(task: tuple[str, EpisodePlan, range]) -> tuple[str, list[Record]]:
-    spec, plan, indices = task
+def _play_chunk(task: tuple[str, EpisodePlan, range, int]) -> tuple[str, list[Record], dict[int, str]]:
+    spec, plan, indices, report_episodes = task
     env, agent = cached_env(plan.suite, plan.max_services), cached_agent(spec, plan.suite, plan.max_services)
-    return spec, play(env, agent, plan, indices)
+    reports = IncidentReports(report_episodes)
+    return spec, play(env, agent, plan, indices, reports=reports), reports.texts
 
 
-def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
-                progress: bool = False) -> dict[str, list[Record]]:
+def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1, progress: bool = False,
+                reports: ReportRequest | None = None) -> dict[str, list[Record]]:
     """Every agent on every episode of the plan; per agent, records in episode order. Torch runs
-    one thread here as in the workers, so a policy's numbers do not depend on ``workers``."""
+    one thread here as in the workers, so a policy's numbers do not depend on ``workers``.
+    ``reports``: incident reports to collect, handed to its sink as their chunks finish."""
     from tqdm import tqdm
 
     single_thread_torch()
-    tasks = [(spec, plan, chunk) for spec in specs for chunk in plan.chunks(workers)]
+    wanted = {spec: reports.episodes if reports is not None and spec in reports.agents else 0 for spec in specs}
+    tasks = [(spec, plan, chunk, wanted[spec]) for spec in specs for chunk in plan.chunks(workers)]
     results: dict[str, list[Record]] = defaultdict(list)
     with tqdm(total=plan.episodes * len(specs), desc="episodes", unit="ep", disable=not progress,
               file=sys.stderr) as bar:
-        for spec, records in in_processes(_play_chunk, tasks, workers):
+        for spec, records, texts in in_processes(_play_chunk, tasks, workers):
             results[spec] += records
+            for record in records:
+                if record["episode"] in texts:
+                    reports.sink(spec, record, texts[record["episode"]])
             bar.update(len(records))
     return {spec: sorted(results[spec], key=lambda r: r["episode"]) for spec in specs}

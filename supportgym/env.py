@@ -15,8 +15,10 @@ from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
 from supportgym.episode import new_episode, scenario_params
+from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi
+from supportgym.report import incident_report
 from supportgym.reward import reward_bounds
 from supportgym.suite import Scenario, load_suite
 from supportgym.world.params import Params
@@ -128,6 +130,13 @@ class IncidentEnv(gym.Env):
     (``reset(options={"scenario": ...})`` still overrides it for one episode); ``start_tier``
     overrides the suite's starting tier (1-3), e.g. for a training curriculum.
 
+    ## Incident report
+    ``env.unwrapped.incident_report()`` returns the episode's post-incident report in Markdown
+    (``supportgym.report``): summary, timeline of signals and actions on the simulated clock,
+    evidence and what it pointed to, remedies, validation, impact, the root cause and the
+    mistakes. The root cause, the impact and the harmful actions appear only once the episode has
+    ended (mid-episode it shows what the agent saw); it raises before the first ``reset``.
+
     ## Ids
     ``supportgym/Incident-v1`` is the standard suite; ``supportgym/Incident-<Suite>-v1`` (e.g.
     ``supportgym/Incident-Tutorial-v1``) is each built-in suite, for clients that take only an id.
@@ -170,7 +179,7 @@ class IncidentEnv(gym.Env):
         self.state = None
         self._names: dict[str, list[str]] = {}
         self.action_names: list[str] = self._action_names(first)
-        self.timeline: list[tuple[float, str, str]] = []
+        self.journal: Journal | None = None  # the current episode's record (``incident_report``)
         self._done = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -188,7 +197,7 @@ class IncidentEnv(gym.Env):
         self.params = self._params_of(self.scenario)
         self.state = new_episode(self.scenario, self.params, self.np_random)
         self.action_names = self._action_names(self.scenario)
-        self.timeline = []
+        self.journal = Journal.start(seed, self.state.obs[0], float(self.state.impact_now[0]), self.journal)
         self._done = False
         if self.render_mode == "human":
             self.render()
@@ -205,9 +214,10 @@ class IncidentEnv(gym.Env):
         self._done = terminated or truncated
         info: dict[str, Any] = {"action_mask": self.action_masks(), "minutes": float(res.minutes[0]),
                                 "invalid_action": bool(res.invalid[0])}
-        if self.render_mode is not None:
-            note = "masked: no-op" if res.invalid[0] else ""
-            self.timeline.append((started, self.action_names[a], note))
+        s = self.state
+        self.journal.record(StepRecord(started, float(s.time[0]), a, info["minutes"], float(res.reward[0]),
+                                       info["invalid_action"], bool(res.harmful[0]), float(s.impact_now[0]),
+                                       float(s.impact_minutes[0])), s.obs[0])
         if self._done:
             info["episode_metrics"] = self.episode_metrics()
         if self.render_mode == "human":
@@ -223,6 +233,24 @@ class IncidentEnv(gym.Env):
         if self.state is None:
             raise RuntimeError("call reset() before episode_metrics(): no episode")
         return episode_metrics(self.state, 0, self.scenario.topology.names, self.scenario.name)
+
+    def incident_report(self, ended: bool | None = None) -> str:
+        """The current episode's post-incident report, in Markdown (``supportgym.report``).
+
+        Once the episode has ended it reveals the root cause, the user impact and the harmful
+        actions; while it runs, it shows only what the agent has seen and says so. ``ended``
+        overrides whether it has ended, for a harness whose own wrapper (a ``TimeLimit``) ended it.
+        """
+        if self.journal is None:
+            raise RuntimeError("call reset() before incident_report(): no episode")
+        return incident_report(self.journal, self.state, self.scenario, self.table, self.action_names,
+                               self._done if ended is None else ended)
+
+    @property
+    def timeline(self) -> list[tuple[float, str, str]]:
+        """(start minute, action name, note) of each step so far: the journal as ``render`` shows it."""
+        steps = [] if self.journal is None else self.journal.steps
+        return [(r.started, self.action_names[r.action], "masked: no-op" if r.invalid else "") for r in steps]
 
     def _params_of(self, scenario: Scenario) -> Params:
         if scenario.name not in self._params:

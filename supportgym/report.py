@@ -23,6 +23,10 @@ import numpy as np
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import (
     ALERTS,
+    CUSTOMER_ANSWERS,
+    G_CATEGORY,
+    G_CUSTOMER,
+    G_ROUTED,
     G_TICKET,
     G_TIER,
     G_VALIDATION,
@@ -42,6 +46,7 @@ from supportgym.contract.observation import (
     METRIC,
     SERVICE_FEATURES,
     SF,
+    TEAMS,
     ObservationLayout,
     decode_latency,
     decode_recency,
@@ -55,6 +60,8 @@ from supportgym.contract.vocabulary import (
     ALERT_KINDS,
     ALERT_LATENCY,
     ALERT_THRESHOLDS,
+    ESCALATION_MINUTES,
+    FILE_ACTIONS,
     INTERVENTIONS,
     KB_REMEDIES,
     SATURATED,
@@ -246,6 +253,29 @@ def _tier(r: Reading) -> Finding:
     return Finding(f"now at L{TIERS[int(one_hot_index(r.g_after, G_TIER))]}", evidence=False)
 
 
+def _reproduction(r: Reading) -> Finding:
+    failing = r.col("repro_failed")
+    hops = [int(j) for j in np.flatnonzero(r.after[:, SF["repro_hop"]] > 0.5)]
+    text = f"{failing:.0%} of synthetic requests through {r.name} fail"
+    if hops:
+        where = ", ".join(r.names[j] for j in hops)
+        return Finding(f"{text}; the failure starts at {where}", tuple(hops), where)
+    return Finding(text + ("" if failing else "; users are fine there"))
+
+
+def _routing(r: Reading) -> Finding:
+    routed = TEAMS[int(one_hot_index(r.g_after, G_ROUTED))]
+    category = int(one_hot_index(r.g_after, G_CATEGORY))
+    filed = "unfiled" if category == 0 else f"filed as {TEAMS[category - 1].upper()}"
+    return Finding(f"{filed}, with team {routed.upper()}", evidence=False)
+
+
+def _customer(r: Reading) -> Finding:
+    answer = CUSTOMER_ANSWERS[int(one_hot_index(r.g_after, G_CUSTOMER))]
+    said = {"works": "it works again", "broken": "it is still broken", "silent": "no answer"}
+    return Finding(said.get(answer, answer))
+
+
 def _nothing(r: Reading) -> Finding:
     return Finding("", evidence=False)
 
@@ -270,6 +300,10 @@ READERS: dict[int, Reader] = {
     ActionKind.SEARCH_KB: _knowledge_base,
     ActionKind.VALIDATE: _validation,
     ActionKind.ESCALATE: _tier,
+    ActionKind.REPRODUCE: _reproduction,
+    ActionKind.REASSIGN: _routing,
+    **{kind: _routing for kind in FILE_ACTIONS},
+    ActionKind.ASK_CUSTOMER: _customer,
     ActionKind.DECLARE_SEV1: _nothing,
     ActionKind.DECLARE_SEV2: _nothing,
     ActionKind.DECLARE_SEV3: _nothing,
@@ -284,12 +318,15 @@ MISTAKES: dict[str, tuple[str, str]] = {
     "harmful_actions": ("harmful actions", "a remedy with nothing to act on"),
     "invalid_actions": ("masked actions", "no-ops that cost a minute each"),
     "wrong_closures": ("wrong closures", "resolved while a fault was still at work, so the incident reopened"),
+    "misrouted_handoffs": ("misrouted hand-offs", "escalated while the ticket sat with a team that does not own "
+                                                  "the root cause, which bounced it: 20 minutes lost"),
 }
 #: For the mistakes a step's own record shows, which steps they are.
 MISTAKE_STEPS: dict[str, Callable[[StepRecord, int], bool]] = {
     "harmful_actions": lambda rec, kind: rec.harmful,
     "invalid_actions": lambda rec, kind: rec.invalid,
     "wrong_closures": lambda rec, kind: kind == ActionKind.RESOLVE and not rec.invalid,
+    "misrouted_handoffs": lambda rec, kind: kind == ActionKind.ESCALATE and rec.minutes > ESCALATION_MINUTES.max(),
 }
 
 

@@ -170,7 +170,7 @@ def test_the_evidence_says_what_it_pointed_to_and_whether_that_was_the_root_caus
         env.step(oracle_policy(env, 0))
     names = u.scenario.topology.names
     evidence = section(u.incident_report(), "Evidence")
-    assert f"check logs {names[culprit]}: deploy exception → points to bad_deploy on {names[culprit]} ✓" in evidence
+    assert f"check logs {names[culprit]}: deploy exception → points to bad_deploy or latent_bug on {names[culprit]} ✓" in evidence
     assert f"a recent deploy on {names[culprit]} ✓ the root cause" in evidence
 
 
@@ -197,7 +197,7 @@ def test_a_mistake_metric_listed_in_mistakes_shows_up(monkeypatch):
 
 
 def test_a_gymnasium_made_env_reaches_it_through_unwrapped():
-    env = gym.make("supportgym/Incident-v0")
+    env = gym.make("supportgym/Incident-v1")
     env.reset(seed=0)
     *_, info = env.step(env.unwrapped.table.index(ActionKind.RESOLVE))
     assert "episode_metrics" in info

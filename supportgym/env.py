@@ -56,7 +56,7 @@ class IncidentEnv(gym.Env):
     ## Description
     A simulated production system (services in a dependency graph, with traffic, replicas and
     golden signals) has one or two hidden faults: a bad deploy, a memory leak, a cache crash, an
-    expired certificate, ... (twelve types). Errors and latency propagate *up* the call graph,
+    expired certificate, ... (thirteen types). Errors and latency propagate *up* the call graph,
     so the loudest alert is often on a healthy caller; load propagates *down*, so a dead cache
     overloads its database. The agent sees alerts (delayed, sometimes false or missing), a
     customer ticket, and whatever evidence its checks gather; it must find the root cause,

@@ -1,7 +1,7 @@
 """The hidden world model: what is really going on behind the symptoms.
 
 * ``mechanisms``: defects and accumulators (what faults switch on), and how time moves them;
-* ``faults``: the twelve fault types, their root-cause categories, whether one is still at work;
+* ``faults``: the thirteen fault types, their root-cause categories, whether one is still at work;
 * ``topology``: a dependency graph and the matrices load, errors and latency propagate through;
 * ``params``: the frozen per-episode arrays; ``state``: the mutable state of a batch of episodes.
 

@@ -2,6 +2,7 @@
 
     python evaluate.py --suite standard --agents random,naive,runbook,expert,oracle,runs/x/model.zip \\
         --episodes 200 --seed 0 --out results/std [--workers 4]
+    python evaluate.py ... --backend ray [--address HOST:PORT]   # episodes as Ray tasks (extra: .[ray])
 
 Every agent plays the same seeded episodes (episode i: seed SEED + i); the random agent and the
 oracle always run, as 0 and 100 of the normalised score. The episodes, the score, its statistics
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from evaluation import plots, reports
@@ -31,7 +33,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     p.add_argument("--episodes", type=int, default=200, help="episodes per agent (default 200)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i (default 0)")
     p.add_argument("--out", type=Path, default=None, help="directory for results.json, CSVs, Markdown and plots")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; results do not depend on it)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default 1; with --backend ray: the cluster's CPUs); results do not "
+                        "depend on it")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine; ray: Ray tasks on a local Ray instance of "
+                        "--workers CPUs (default: all cores) or on the cluster at --address (default local)")
+    p.add_argument("--address", default=None,
+                   help="with --backend ray: an existing Ray cluster, e.g. 10.0.0.5:6379 or auto")
     p.add_argument("--max-services", type=int, default=None, help="observation/action padding (default 16)")
     p.add_argument("--reps", type=int, default=DEFAULT_REPS, help=f"bootstrap resamples (default {DEFAULT_REPS})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,6 +57,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
             p.error(f"{name} must be at least {low}")
     if args.out is not None and (problem := reports.cannot_write(args.out)):
         p.error(f"--out {args.out}: {problem}")
+    if args.address is not None and args.backend != "ray":
+        p.error("--address needs --backend ray")
+    if args.address is not None and not args.address.strip():
+        p.error("--address is empty")
+    if args.backend == "ray":
+        from evaluation.ray_backend import RayUnavailable, import_ray
+
+        try:
+            import_ray()
+        except RayUnavailable as e:
+            p.error(f"--backend ray: {e}")
     return p, args
 
 
@@ -70,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for spec in sorted(specs, key=is_model_spec):  # every agent once, names first: fail before any work
             cached_agent(spec, plan.suite, plan.max_services)
-        results = play_agents(specs, plan, args.workers, progress=not args.no_progress)
+        results = play(parser, args, specs, plan)
     except UnknownAgentError as e:
         parser.error(str(e))
     except ModelLoadError as e:
@@ -84,6 +104,22 @@ def main(argv: list[str] | None = None) -> int:
         plots.write_plots(args.out, shown, summary)
         print(f"\nwrote {args.out}/{', '.join(reports.FILES + plots.FILES)}")
     return 0
+
+
+def play(parser: argparse.ArgumentParser, args: argparse.Namespace, specs: list[str],
+         plan: EpisodePlan) -> dict[str, list]:
+    """The episodes on the chosen backend (the records do not depend on it)."""
+    progress = not args.no_progress
+    if args.backend == "local":
+        return play_agents(specs, plan, args.workers or 1, progress=progress)
+    from evaluation.ray_backend import RayUnavailable, in_ray_tasks, ray_session
+
+    with ExitStack() as stack:
+        try:
+            cpus = stack.enter_context(ray_session(args.address, args.workers))
+        except RayUnavailable as e:
+            parser.error(f"--backend ray: {e}")
+        return play_agents(specs, plan, args.workers or cpus, progress=progress, runner=in_ray_tasks)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,8 @@ def single_thread_torch() -> None:
 
 T = TypeVar("T")
 R = TypeVar("R")
+#: How tasks run: ``in_processes`` here, or ``evaluation.ray_backend.in_ray_tasks``.
+Runner = Callable[[Callable[[T], R], list[T], int], Iterator[R]]
 
 
 def in_processes(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
@@ -139,9 +141,10 @@ def _play_chunk(task: tuple[str, EpisodePlan, range]) -> tuple[str, list[Record]
 
 
 def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
-                progress: bool = False) -> dict[str, list[Record]]:
+                progress: bool = False, runner: Runner = in_processes) -> dict[str, list[Record]]:
     """Every agent on every episode of the plan; per agent, records in episode order. Torch runs
-    one thread here as in the workers, so a policy's numbers do not depend on ``workers``."""
+    one thread here as in the workers, so a policy's numbers do not depend on ``workers`` (nor
+    on the ``runner`` that spreads the chunks)."""
     from tqdm import tqdm
 
     single_thread_torch()
@@ -149,7 +152,7 @@ def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1,
     results: dict[str, list[Record]] = defaultdict(list)
     with tqdm(total=plan.episodes * len(specs), desc="episodes", unit="ep", disable=not progress,
               file=sys.stderr) as bar:
-        for spec, records in in_processes(_play_chunk, tasks, workers):
+        for spec, records in runner(_play_chunk, tasks, workers):
             results[spec] += records
             bar.update(len(records))
     return {spec: sorted(results[spec], key=lambda r: r["episode"]) for spec in specs}

@@ -62,10 +62,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     if args.address is not None and not args.address.strip():
         p.error("--address is empty")
     if args.backend == "ray":
-        from evaluation.ray_backend import RayUnavailable, import_ray
+        from evaluation.ray_backend import RayUnavailable, host_and_port, import_ray
 
         try:
             import_ray()
+            if args.address is not None:
+                host_and_port(args.address)
         except RayUnavailable as e:
             p.error(f"--backend ray: {e}")
     return p, args

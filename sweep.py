@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from evaluation.cli import OneLineParser
-from evaluation.ray_backend import RayUnavailable, import_ray, ray_session
+from evaluation.ray_backend import RayUnavailable, host_and_port, import_ray, ray_session
 from training.config import KNOWN, ConfigError, entry_key
 from training.rundir import RunDirError, atomic_write
 from training.trial import METRIC, TIME_ATTR, hp_option, run_trial, trial_name
@@ -148,7 +148,7 @@ class Options:
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, Options]:
-    from train import _non_negative, _positive  # train.py's own checks of counts
+    from train import Args, _non_negative, _positive  # train.py's own defaults and checks of counts
 
     p = OneLineParser(prog="sweep.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", default="maskable_ppo", help="algorithm, as train.py --algo (default: %(default)s)")
@@ -167,7 +167,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, Options
     p.add_argument("--eval-freq", type=_positive, default=5_000, help="steps between evaluations (and reports)")
     p.add_argument("--eval-episodes", type=_positive, default=30, help="episodes per evaluation")
     p.add_argument("--n-envs", type=_positive, default=None, help="as train.py --n-envs")
-    p.add_argument("--max-services", type=_positive, default=16, help="as train.py --max-services")
+    p.add_argument("--max-services", type=_positive, default=Args.max_services, help="as train.py --max-services")
     p.add_argument("--grace-period", type=_positive, default=None,
                    help="ASHA: steps before a trial may be stopped (default: --eval-freq)")
     p.add_argument("--reduction-factor", type=_positive, default=2,
@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser, o = parse_args(argv)
     try:
         import_ray()
+        if o.address is not None:
+            host_and_port(o.address)
         space = [] if o.seeds else load_space(Path(o.space or Path("hyperparams") / "sweeps" / f"{o.algo}.yml"),
                                               o.algo)
         check(o, space)
@@ -358,9 +360,11 @@ def seed_table(rows: list[dict[str, Any]]) -> str:
 
 def train_best_command(o: Options, where: Path) -> str:
     """The train.py command that trains the best configuration (with the sweep's train.py options)."""
+    from train import Args
+
     extra = ["--policy", o.policy] if o.policy != "mlp" else []
     extra += ["--n-envs", str(o.n_envs)] if o.n_envs is not None else []
-    extra += ["--max-services", str(o.max_services)] if o.max_services != 16 else []
+    extra += ["--max-services", str(o.max_services)] if o.max_services != Args.max_services else []
     return shlex.join(["python", "train.py", "--algo", o.algo, "--suite", o.suite, *extra,
                        "--hyperparams", str(where / "best.yml")])
 

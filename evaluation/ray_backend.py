@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -45,6 +46,8 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[in
     if ray.is_initialized():
         yield int(ray.cluster_resources().get("CPU", 1))
         return
+    if address is not None:
+        check_reachable(address)
     try:
         ray.init(address=address, num_cpus=None if address else (num_cpus or os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
@@ -57,6 +60,26 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[in
         yield int(ray.cluster_resources().get("CPU", 1))
     finally:
         ray.shutdown()
+
+
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """The HOST and PORT of an ``--address``; None for ``auto`` and ``ray://`` (Ray resolves those)."""
+    if address == "auto" or "://" in address:
+        return None
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise RayUnavailable(f"--address {address!r}: expected HOST:PORT (e.g. 10.0.0.5:6379), auto or ray://HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens at: Ray itself would retry for minutes."""
+    if (where := host_and_port(address)) is None:
+        return
+    try:
+        socket.create_connection(where, timeout=timeout).close()
+    except OSError as error:
+        raise RayUnavailable(f"cannot connect to the Ray cluster at {address}: {error.strerror or error}") from None
 
 
 def _run_one(fn: Callable[[T], R], task: T) -> R:

@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     except RayUnavailable as error:
         parser.error(str(error))
     rows = summary_rows(o, results)
-    finished = [r for r in rows if r["status"] != "error"]
+    finished = [r for r in rows if not r["status"].startswith("error") and not math.isnan(r["final_score"])]
     if o.seeds:
         report = seed_table(rows)
         atomic_write(where / "seeds.md", (report + "\n").encode())
@@ -316,7 +316,8 @@ def summary_rows(o: Options, results: list[Any]) -> list[dict[str, Any]]:
         scores = [] if history is None or METRIC not in history else [s for s in history[METRIC] if not math.isnan(s)]
         steps = int(metrics.get(TIME_ATTR, 0))
         if result.error is not None:
-            status = f"error: {str(result.error).strip().splitlines()[-1][:200]}"
+            cause = getattr(result.error, "cause", None) or result.error  # the trial's own exception
+            status = f"error: {type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0][:160]}"
         elif steps >= o.timesteps:
             status = "finished"
         else:

@@ -101,8 +101,9 @@ def run_trial(config: dict[str, Any], base_argv: list[str], sweep_dir: str) -> N
     run_dir = Path(sweep_dir) / trial_name(config["index"])
     if latest_checkpoint(run_dir) is not None:  # a retry: continue where the failed attempt stopped
         argv = ["--resume", str(run_dir), "--no-progress"]
-    else:
-        argv = trial_argv(base_argv, Path(sweep_dir), config["index"], config["seed"], config["hyperparameters"])
+    else:  # a first attempt, or a retry of one that failed before its first checkpoint: (re)start the run
+        argv = [*trial_argv(base_argv, Path(sweep_dir), config["index"], config["seed"], config["hyperparameters"]),
+                "--force"]
     args = train.parse_args(argv)
     budget = args.timesteps or read_config(run_dir)["args"]["timesteps"]  # a resumed run's own total
     status = train.train(args, argv, extra_callbacks=[TuneReport(budget)])

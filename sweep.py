@@ -37,15 +37,16 @@ from typing import Any
 
 import yaml
 
+from supportgym import SuiteError
+from agents.safe_load import ModelLoadError
 from evaluation.cli import OneLineParser
 from evaluation.ray_backend import RayUnavailable, host_and_port, import_ray, ray_session
-from training.config import KNOWN, ConfigError, entry_key
+from training.config import KNOWN, ConfigError, _number, entry_key
 from training.rundir import RunDirError, atomic_write
 from training.trial import METRIC, TIME_ATTR, hp_option, run_trial, trial_name
 
-#: The search-space distributions a space file may use, with Tune's function for each.
-DISTRIBUTIONS = {"choice": "choice", "uniform": "uniform", "loguniform": "loguniform", "randint": "randint",
-                 "lograndint": "lograndint"}
+#: The search-space distributions a space file may use: Ray Tune's functions of the same names.
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 #: What marks a sweep directory (so that --force never deletes anything else).
 SETTINGS = "sweep.yaml"
 
@@ -61,7 +62,7 @@ class Dimension:
     def to_tune(self) -> Any:
         from ray import tune
 
-        make = getattr(tune, DISTRIBUTIONS[self.distribution])
+        make = getattr(tune, self.distribution)
         return make(list(self.values)) if self.distribution == "choice" else make(*self.values)
 
 
@@ -108,16 +109,6 @@ def load_space(path: Path, algo: str) -> list[Dimension]:
             raise ConfigError(f"{where}: {distribution} needs a positive low bound, got {values[0]!r}")
         space.append(Dimension(key, distribution, tuple(checked)))
     return space
-
-
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-4`` (no dot) as a string; the user means the number."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -240,11 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                                               o.algo)
         check(o, space)
         where = sweep_dir(o)
-    except (RayUnavailable, ConfigError, RunDirError) as error:
-        parser.error(str(error))
-    except Exception as error:  # train.py's checks of a suite (SuiteError) and of model files
-        if type(error).__name__ not in ("SuiteError", "ModelLoadError"):
-            raise
+    except (RayUnavailable, ConfigError, RunDirError, ModelLoadError, SuiteError) as error:  # as train.py's
         parser.error(str(error))
     command = shlex.join([sys.executable, "sweep.py", *(sys.argv[1:] if argv is None else argv)])
     atomic_write(where / SETTINGS, yaml.safe_dump({"options": vars(o), "command": command,

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,34 @@ def test_seeds_tabulate_the_spread_of_the_final_score(tmp_path):
     table = (tmp_path / "s" / "seeds.md").read_text()
     assert f"min {min(scores):.1f}, max {max(scores):.1f}" in table and "mean" in table and "std" in table
     assert table.strip() in run.stdout
+
+
+@pytest.mark.slow
+def test_a_trial_whose_process_dies_is_retried_from_its_last_checkpoint(tmp_path):
+    """SIGKILL of the trial's Ray worker mid-training (as a lost node would): Tune retries the
+    trial, which resumes its run directory (a second TensorBoard events file in the same run,
+    checkpoints on to the budget) instead of starting over."""
+    pytest.importorskip("ray")
+    import psutil  # a dependency of Ray
+
+    args = ["--samples", "1", "--timesteps", "12000", "--eval-freq", "2000", "--eval-episodes", "4", "--name", "s"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "sweep.py"), "--runs-root", str(tmp_path), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    checkpoints = tmp_path / "s" / "trial_00" / "checkpoints"
+    try:
+        deadline = time.monotonic() + 300
+        while not list(checkpoints.glob("checkpoint_*_steps.zip")) and time.monotonic() < deadline:
+            time.sleep(1)
+        trials = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                  if "ImplicitFunc" in " ".join(p.cmdline())]
+        assert len(trials) == 1, [p.cmdline() for p in psutil.Process(proc.pid).children(recursive=True)]
+        trials[0].kill()
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output[-3000:]
+    rows = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert rows[0]["status"] == "finished" and rows[0]["steps"] >= 12000, rows
+    assert len(list((tmp_path / "s" / "trial_00" / "tb").rglob("events.out.tfevents.*"))) == 2

@@ -145,7 +145,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, Options
     p.add_argument("--algo", default="maskable_ppo", help="algorithm, as train.py --algo (default: %(default)s)")
     p.add_argument("--policy", choices=("mlp", "graph"), default="mlp", help="as train.py --policy")
     p.add_argument("--suite", default="tutorial", help="suite to train on, as train.py --suite (default: %(default)s)")
-    p.add_argument("--space", default=None, help="search space file (default: hyperparams/sweeps/ALGO.yml)")
+    p.add_argument("--space", default=None,
+                   help="search space file (default: sweeps/ALGO.yml beside the --hyperparams files)")
     p.add_argument("--hyperparams", default="hyperparams",
                    help="the configuration the space varies (or --seeds trains), as train.py --hyperparams")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="as train.py --hp (repeatable)")
@@ -204,6 +205,12 @@ def check(o: Options, space: list[Dimension]) -> None:
             train.plan(train.parse_args([*base, "--hp", hp_option(dim.key, value)]))
 
 
+def default_space(o: Options) -> Path:
+    """``sweeps/<algo>.yml`` beside the hyperparameter files (in the --hyperparams folder, or beside the file)."""
+    hyperparams = Path(o.hyperparams)
+    return (hyperparams if hyperparams.is_dir() else hyperparams.parent) / "sweeps" / f"{o.algo}.yml"
+
+
 def sweep_dir(o: Options) -> Path:
     """``runs_root/name``, new, or an old sweep directory replaced with --force."""
     name = o.name or f"{'seeds' if o.seeds else 'sweep'}_{o.algo}_{Path(o.suite).stem}"
@@ -227,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         import_ray()
         if o.address is not None:
             host_and_port(o.address)
-        space = [] if o.seeds else load_space(Path(o.space or Path("hyperparams") / "sweeps" / f"{o.algo}.yml"),
-                                              o.algo)
+        space = [] if o.seeds else load_space(Path(o.space) if o.space else default_space(o), o.algo)
         check(o, space)
         where = sweep_dir(o)
     except (RayUnavailable, ConfigError, RunDirError, ModelLoadError, SuiteError) as error:  # as train.py's
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             write_best(o, where, best)
             report += (f"\n\nbest: {best['trial']} (final score {best['final_score']:.1f}) -> {where / 'best.yml'}\n"
                        f"train it: {train_best_command(o, where)}")
-    atomic_write(where / "summary.json", json.dumps(rows, indent=2).encode())
+    strict = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+    atomic_write(where / "summary.json", json.dumps(strict, indent=2, allow_nan=False).encode())  # NaN: null
     atomic_write(where / "summary.md", (report + "\n").encode())
     print(report)
     print(f"\nwrote {where}/: {SETTINGS}, summary.md, summary.json{', seeds.md' if o.seeds else ', best.yml'}, "

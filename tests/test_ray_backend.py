@@ -26,14 +26,12 @@ def tiny_model(tmp_path_factory) -> Path:
     """A MaskablePPO trained for a few steps: a policy must give the same numbers in a Ray worker."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    import gymnasium as gym
     from sb3_contrib import MaskablePPO
 
-    import supportgym  # noqa: F401
+    from evaluation.play import make_env  # the environment evaluate.py plays
 
     path = tmp_path_factory.mktemp("model") / "tiny.zip"
-    model = MaskablePPO("MlpPolicy", gym.make("supportgym/Incident-v0", suite="standard"), n_steps=64, batch_size=32,
-                        n_epochs=1, seed=0)
+    model = MaskablePPO("MlpPolicy", make_env("standard", 16), n_steps=64, batch_size=32, n_epochs=1, seed=0)
     model.learn(128)
     model.save(path)
     return path

@@ -220,7 +220,8 @@ def sweep_dir(o: Options) -> Path:
         raise RunDirError(f"sweep name {name!r} must name a directory inside {o.runs_root}/")
     if path.exists() and any(path.iterdir()):
         if not (path / SETTINGS).is_file():
-            raise RunDirError(f"{path} is not empty and is not a sweep directory (no {SETTINGS}): choose another --name")
+            raise RunDirError(f"{path} is not empty and is not a sweep directory (no {SETTINGS}): "
+                              "choose another --name")
         if not o.force:
             raise RunDirError(f"{path} already holds a sweep: pass --force to replace it")
         shutil.rmtree(path)

@@ -15,7 +15,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import sweep as sweep_cli
-from training.config import ConfigError, apply_overrides
+from training.config import ConfigError, apply_overrides, entry_key
 from training.trial import hp_option, trial_argv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def test_a_sweep_writes_every_trial_run_and_a_best_file_train_py_reads(tmp_path)
     # best.yml holds the best trial's hyperparameters under the suite's entry, and train.py trains with them
     best_file = yaml.safe_load((where / "best.yml").read_text())
     trained = yaml.safe_load((where / best["trial"] / "config.yaml").read_text())["hyperparams"]
-    assert best_file == {"supportgym/Incident-Tutorial-v0": trained}
+    assert best_file == {entry_key("tutorial"): trained}  # the suite's env id, as train.py looks it up
     again = subprocess.run([sys.executable, str(ROOT / "train.py"), "--runs-root", str(tmp_path), "--run-dir", "again",
                             "--suite", "tutorial", "--hyperparams", str(where / "best.yml"), "--timesteps", "300",
                             "--n-envs", "2", "--eval-episodes", "4", "--no-progress"],

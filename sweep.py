@@ -257,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write(where / "seeds.md", (report + "\n").encode())
     else:
         report = trial_table(o, space, rows)
-        if finished:
-            best = max(finished, key=lambda r: r["final_score"])
+        if finished:  # the best final score of the trials that ran to the budget (ASHA's survivors)
+            complete = [r for r in finished if r["status"] == "finished"] or finished
+            best = max(complete, key=lambda r: r["final_score"])
             write_best(o, where, best)
             report += (f"\n\nbest: {best['trial']} (final score {best['final_score']:.1f}) -> {where / 'best.yml'}\n"
                        f"train it: {train_best_command(o, where)}")

@@ -10,8 +10,9 @@ Search: hyperparameters are drawn from the search space ``hyperparams/sweeps/<al
 evaluation score (eval/score: random 0, oracle 100) trails at each rung. Each trial is a train.py
 run (training/trial.py): ``SWEEP_DIR/trial_NN`` has train.py's layout, and its command.txt is the
 train.py command that reproduces it. A failed trial is retried (--max-failures, resuming from its
-last checkpoint) and, if it still fails, listed with its error in the summary. The best trial's
-hyperparameters are written to ``SWEEP_DIR/best.yml``, a file train.py reads (--hyperparams).
+last checkpoint) and, if it still fails, listed with its error in the summary. The hyperparameters
+of the best trial that ran to the budget are written to ``SWEEP_DIR/best.yml``, a file train.py
+reads (--hyperparams).
 
 --seeds N trains the --hyperparams configuration (no search, no early stopping) with seeds
 --seed .. --seed + N - 1 and tabulates the spread of the final evaluation score.

@@ -3,6 +3,7 @@
     python evaluate.py --suite standard --agents random,naive,runbook,expert,oracle,runs/x/model.zip \\
         --episodes 200 --seed 0 --out results/std [--workers 4]
     python evaluate.py --agents expert,runs/x/model.zip --episodes 50 --reports reports/std --report-episodes 5
+    python evaluate.py ... --backend ray [--address HOST:PORT]   # episodes as Ray tasks (extra: .[ray])
 
 Every agent plays the same seeded episodes (episode i: seed SEED + i); the random agent and the
 oracle always run, as 0 and 100 of the normalised score. The episodes, the score, its statistics
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from evaluation import plots, reports
@@ -41,7 +43,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     p.add_argument("--episodes", type=int, default=200, help="episodes per agent (default 200)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i (default 0)")
     p.add_argument("--out", type=Path, default=None, help="directory for results.json, CSVs, Markdown and plots")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; results do not depend on it)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default 1; with --backend ray: the cluster's CPUs); results do not "
+                        "depend on it")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine; ray: Ray tasks on a local Ray instance of "
+                        "--workers CPUs (default: all cores) or on the cluster at --address (default local)")
+    p.add_argument("--address", default=None,
+                   help="with --backend ray: an existing Ray cluster, e.g. 10.0.0.5:6379 or auto")
     p.add_argument("--max-services", type=int, default=None, help="observation/action padding (default 16)")
     p.add_argument("--reps", type=int, default=DEFAULT_REPS, help=f"bootstrap resamples (default {DEFAULT_REPS})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,6 +74,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     if args.out is not None and (problem := reports.cannot_write(args.out)):
         p.error(f"--out {args.out}: {problem}")
     _check_report_args(p, args)
+    if args.address is not None and args.backend != "ray":
+        p.error("--address needs --backend ray")
+    if args.address is not None and not args.address.strip():
+        p.error("--address is empty")
+    if args.backend == "ray":
+        from evaluation.ray_backend import RayUnavailable, host_and_port, import_ray
+
+        try:
+            import_ray()
+            if args.address is not None:
+                host_and_port(args.address)
+        except RayUnavailable as e:
+            p.error(f"--backend ray: {e}")
     return p, args
 
 
@@ -134,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for spec in sorted(specs, key=is_model_spec):  # every agent once, names first: fail before any work
             cached_agent(spec, plan.suite, plan.max_services)
-        results = play_agents(specs, plan, args.workers, progress=not args.no_progress, reports=request)
+        results = play(parser, args, specs, plan, request)
     except UnknownAgentError as e:
         parser.error(str(e))
     except ModelLoadError as e:
@@ -150,6 +172,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.reports is not None:
         print(f"\nwrote {len(written)} incident reports to {args.reports}/<agent>/")
     return 0
+
+
+def play(parser: argparse.ArgumentParser, args: argparse.Namespace, specs: list[str], plan: EpisodePlan,
+         request: ReportRequest | None) -> dict[str, list[Record]]:
+    """The episodes on the chosen backend (the records do not depend on it)."""
+    progress = not args.no_progress
+    if args.backend == "local":
+        return play_agents(specs, plan, args.workers or 1, progress=progress, reports=request)
+    from evaluation.ray_backend import RayUnavailable, in_ray_tasks, ray_session
+
+    with ExitStack() as stack:
+        try:
+            cpus = stack.enter_context(ray_session(args.address, args.workers))
+        except RayUnavailable as e:
+            parser.error(f"--backend ray: {e}")
+        return play_agents(specs, plan, args.workers or cpus, progress=progress, reports=request,
+                           runner=in_ray_tasks)
 
 
 if __name__ == "__main__":

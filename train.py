@@ -21,14 +21,16 @@ import inspect
 import shlex
 import signal
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import torch
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
@@ -194,7 +196,9 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
     return args, hyperparams
 
 
-def train(args: Args, argv: list[str]) -> int:
+def train(args: Args, argv: list[str], extra_callbacks: Sequence[BaseCallback] = ()) -> int:
+    """Train as the command line ``argv`` says; ``extra_callbacks`` (e.g. sweep.py's report to
+    Ray Tune) run after train.py's own."""
     args, hyperparams = plan(args)
 
     # --- 1. where the run lives -----------------------------------------------------------------
@@ -216,7 +220,9 @@ def train(args: Args, argv: list[str]) -> int:
         atomic_write(run_dir / "command.txt", (shlex.join([sys.executable, "train.py", *argv]) + "\n").encode())
 
     torch.set_num_threads(args.torch_threads)
-    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
+    # SIGTERM stops like Ctrl-C (only the main thread may set handlers: a Tune trial runs in another)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main_thread else None
     venv: VecEnv | None = None
     model = None
     try:
@@ -227,9 +233,10 @@ def train(args: Args, argv: list[str]) -> int:
             print(f"\ninterrupted before training started: nothing to save. Rerun the same command, "
                   f"or train.py --resume {run_dir}", file=sys.stderr)
             return 130
-        return learn(args, run_dir, model, evaluator, callbacks)
+        return learn(args, run_dir, model, evaluator, [*callbacks, *extra_callbacks])
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         if model is not None and getattr(model, "_logger", None) is not None:
             model.logger.close()  # releases the TensorBoard writer and its thread
         if venv is not None:

@@ -148,6 +148,8 @@ def single_thread_torch() -> None:
 
 T = TypeVar("T")
 R = TypeVar("R")
+#: How tasks run: ``in_processes`` here, or ``evaluation.ray_backend.in_ray_tasks``.
+Runner = Callable[[Callable[[T], R], list[T], int], Iterator[R]]
 
 
 def in_processes(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
@@ -168,9 +170,10 @@ def _play_chunk(task: tuple[str, EpisodePlan, range, int]) -> tuple[str, list[Re
 
 
 def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1, progress: bool = False,
-                reports: ReportRequest | None = None) -> dict[str, list[Record]]:
+                reports: ReportRequest | None = None, runner: Runner = in_processes) -> dict[str, list[Record]]:
     """Every agent on every episode of the plan; per agent, records in episode order. Torch runs
-    one thread here as in the workers, so a policy's numbers do not depend on ``workers``.
+    one thread here as in the workers, so a policy's numbers do not depend on ``workers`` (nor
+    on the ``runner`` that spreads the chunks).
     ``reports``: incident reports to collect, handed to its sink as their chunks finish."""
     from tqdm import tqdm
 
@@ -180,7 +183,7 @@ def play_agents(specs: list[str], plan: EpisodePlan, workers: int = 1, progress:
     results: dict[str, list[Record]] = defaultdict(list)
     with tqdm(total=plan.episodes * len(specs), desc="episodes", unit="ep", disable=not progress,
               file=sys.stderr) as bar:
-        for spec, records, texts in in_processes(_play_chunk, tasks, workers):
+        for spec, records, texts in runner(_play_chunk, tasks, workers):
             results[spec] += records
             for record in records:
                 if record["episode"] in texts:

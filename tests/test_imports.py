@@ -204,3 +204,51 @@ def test_every_package_is_listed_for_installation():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     packages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "supportgym").rglob("__init__.py")}
     assert packages <= listed, f"not in pyproject.toml's packages: {sorted(packages - listed)}"
+
+
+# --- Ray stays optional ---------------------------------------------------------------------
+#: The only files that may import Ray (the ``ray`` extra), and only inside functions.
+RAY_USERS = ("evaluation/ray_backend.py", "training/trial.py", "sweep.py")
+
+
+def _ray_imports(tree: ast.AST, on_import_only: bool = False) -> list[ast.AST]:
+    """The ``import ray``/``from ray... import`` statements of a module; with ``on_import_only``,
+    those that run when it is imported (not inside a function)."""
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if on_import_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if any(name == "ray" or name.startswith("ray.") for name in names):
+            found.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def test_only_the_ray_code_paths_import_ray_and_only_inside_functions():
+    """The environment, train.py and evaluate.py work without the extra installed."""
+    folders = ("supportgym", "agents", "evaluation", "training", "benchmarks", "scenarios")
+    for path in sorted(ROOT.glob("*.py")) + sorted(p for d in folders for p in (ROOT / d).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        relative = path.relative_to(ROOT).as_posix()
+        found = _ray_imports(tree)
+        assert not found or relative in RAY_USERS, f"{relative} imports ray (line {found[0].lineno})"
+        on_import = _ray_imports(tree, on_import_only=True)
+        assert not on_import, f"{relative} imports ray when it is imported (line {on_import[0].lineno})"
+
+
+def test_the_ray_check_sees_an_import():
+    """The check can fail: the Ray backend imports ray inside a function, a module-level import is seen too."""
+    assert _ray_imports(ast.parse((ROOT / "evaluation" / "ray_backend.py").read_text()))
+    assert not _ray_imports(ast.parse((ROOT / "evaluation" / "ray_backend.py").read_text()), on_import_only=True)
+    assert _ray_imports(ast.parse("import os\nfrom ray import tune\n"), on_import_only=True)
+
+
+def test_importing_the_tools_loads_no_ray():
+    """With Ray installed, importing everything but running no Ray code path leaves it unloaded."""
+    modules = "supportgym, evaluate, train, sweep, evaluation.play, evaluation.ray_backend, training.trial, agents"
+    code = f"import sys, {modules}; print('ray' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -15,7 +15,7 @@ import numpy as np
 from supportgym import reward as rewards
 from supportgym.contract.actions import ActionTable
 from supportgym.observe import refresh
-from supportgym.stages import action, diagnosis, triage, validation
+from supportgym.stages import Rng, action, diagnosis, triage, validation
 from supportgym.stages.signal import signals, update_alerts
 from supportgym.world.mechanisms import advance
 from supportgym.world.params import Params
@@ -37,7 +37,9 @@ def action_mask(p: Params, s: State) -> np.ndarray:
     return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
 
 
-def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:
+def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng) -> StepResult:
+    """Advance every row of ``s`` by its action (B,); ``rng`` is one generator for the batch or one
+    per row (``stages.Rng``: a vector env gives each row its own, so a row equals a single env)."""
     rows = np.arange(len(actions))
     # 0. What was chosen, and for how long. Branches test the set of kinds, not arrays: most
     #    steps skip most of the work below.

@@ -14,7 +14,9 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   expects: the step that ends a row returns its reward and ``terminated``/``truncated``, the
   *new* episode's first observation and mask, and the ended episode's last observation in
   ``infos["final_obs"]`` and its metrics in ``infos["episode_metrics"]`` (object arrays, set where
-  ``infos["_final_obs"]`` / ``infos["_episode_metrics"]`` are true).
+  ``infos["_final_obs"]`` / ``infos["_episode_metrics"]`` are true); ``infos["final_info"]`` has the
+  ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
+  ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
 * Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
 * Resets of the rows that end build each row's state with ``episode.new_episode`` (a Python loop
   over the resetting rows only, a few per step) and copy them into the batch state in one
@@ -150,7 +152,11 @@ class IncidentVectorEnv(VectorEnv):
             for i in rows:
                 final_obs[i] = self.state.obs[i].copy()
                 metrics[i] = self.episode_metrics(int(i))
-            infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended)
+            final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
+            final_masks[rows] = self.params.mask_table[rows, self.state.tier[rows] - 1, self.state.declared[rows]]
+            infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
+                         final_info={"action_mask": final_masks, "_action_mask": ended,
+                                     "episode_metrics": metrics, "_episode_metrics": ended})
             self._reset_rows(rows, None)
         infos["action_mask"], infos["_action_mask"] = self.action_masks(), self._ones
         obs = self.state.obs.copy() if self.copy else self.state.obs

@@ -42,6 +42,7 @@ def test_row_i_equals_a_single_env_seeded_seed_plus_i_across_autoresets(suite):
                 ends += 1
                 np.testing.assert_array_equal(info["final_obs"][i], o)
                 assert str(info["episode_metrics"][i]) == str(inf["episode_metrics"])  # nan-safe
+                np.testing.assert_array_equal(info["final_info"]["action_mask"][i], inf["action_mask"])
                 o, inf = env.reset()
                 scenarios.add(env.scenario.name)
             else:

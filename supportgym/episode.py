@@ -10,6 +10,9 @@ observation already has its alerts.
 
 from __future__ import annotations
 
+from functools import cache
+from weakref import WeakKeyDictionary
+
 import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
@@ -51,7 +54,7 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     """A fresh batch-of-one state for ``scenario`` (whose parameter row is ``p``)."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]
-    s = State.empty(1, N)
+    s = _empty_state(N).copy()
     s.acc_level[0, :n] = ACC_BASELINE
     s.deploy_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
     s.config_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
@@ -148,20 +151,42 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
             s.culprit_acc[0, i, spec.accumulator] = True
 
 
+@cache
+def _empty_state(max_services: int) -> State:
+    """The empty batch-of-one state every episode starts from (copied: allocating it field by field
+    costs more than a copy, and every reset of a vector env's rows pays it)."""
+    return State.empty(1, max_services)
+
+
+_TOPOLOGY_FACTS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _facts(topo) -> tuple[tuple[bool, ...], tuple[list[int], ...]]:
+    """Per service of ``topo``: whether it is internal (not a third-party provider), and its
+    callees; computed once per topology (they were recomputed at every reset)."""
+    facts = _TOPOLOGY_FACTS.get(topo)
+    if facts is None:
+        internal = tuple(bool(k != ServiceKind.EXTERNAL) for k in topo.kinds)
+        facts = _TOPOLOGY_FACTS[topo] = (internal, tuple(topo.callees(i) for i in range(topo.n)))
+    return facts
+
+
 def _decoys(s: State, topo, log_noise: float, trace_noise: float, rng: np.random.Generator) -> None:
     """Misleading evidence that persists all episode: a service that logs a scary but harmless
     signature, a service whose traces blame the wrong callee."""
+    internal, all_callees = _facts(topo)
     for i in range(topo.n):
-        if rng.random() < log_noise and topo.kinds[i] != ServiceKind.EXTERNAL:
+        if rng.random() < log_noise and internal[i]:
             s.log_decoy[0, i] = rng.integers(1, N_LOG_CLASSES)
-        callees = topo.callees(i)
+        callees = all_callees[i]
         if rng.random() < trace_noise and len(callees) > 1:
             s.trace_decoy[0, i] = callees[int(rng.integers(len(callees)))]
 
 
 def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random.Generator) -> None:
     """Recent, harmless changes, on any service but one whose fault a change brought."""
-    candidates = [i for i in range(topo.n) if i not in culprits and topo.kinds[i] != ServiceKind.EXTERNAL]
+    internal = _facts(topo)[0]
+    candidates = [i for i in range(topo.n) if i not in culprits and internal[i]]
     for i in rng.permutation(candidates)[:count]:
         when = -rng.uniform(*RED_HERRING_AGE)
         if rng.random() < RED_HERRING_DEPLOYS:

@@ -48,10 +48,9 @@ from supportgym.metrics import episode_metrics
 from supportgym.reward import N_WEIGHTS
 from supportgym.suite import Scenario
 from supportgym.world.params import Params
-from supportgym.world.state import State
+from supportgym.world.state import STATE_FIELDS, State
 
 _PARAM_FIELDS = tuple(f.name for f in fields(Params))
-_STATE_FIELDS = tuple(f.name for f in fields(State) if f.init)
 
 
 class IncidentVectorEnv(VectorEnv):
@@ -200,7 +199,7 @@ class IncidentVectorEnv(VectorEnv):
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)
-        for name in _STATE_FIELDS:
+        for name in STATE_FIELDS:
             getattr(self.state, name)[rows] = np.concatenate([getattr(s, name) for s in states])
         if moved:
             rows_params = [single._params_of(self.scenarios[i]) for i in moved]

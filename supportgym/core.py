@@ -48,7 +48,9 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
     kinds = set(kind.tolist())
     tier, declared = s.tier, s.declared  # the cost of this action is at the old rates
     # A validation watches the whole window: healthy at its start and at its end.
-    healthy_before = validation.healthy(signals(p, s)) if validation.VALIDATE in kinds else None
+    healthy_before = None
+    if validation.VALIDATE in kinds:
+        healthy_before = validation.healthy(signals(p, s, rows=rows[kind == validation.VALIDATE]))
 
     # 1. Signal: the world moves on while the action runs (a restart takes its service down).
     advance(s, minutes)
@@ -64,11 +66,12 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
         diagnosis.diagnose(p, s, sig, kinds, kind, rows, target, rng)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
     harmful = np.zeros(len(rows), dtype=bool)
-    if not kinds.isdisjoint(action.KINDS):
+    remedying = not kinds.isdisjoint(action.KINDS)
+    if remedying:
         harmful = action.apply_remedies(s, kind, target)
-        sig = signals(p, s)
-    elif disrupting:
-        sig = signals(p, s)
+    if remedying or disrupting:  # only the rows whose world (or capacity) changed need new signals
+        changed = np.isin(kind, action.KIND_ARRAY) | (act.capacity_during < 1.0)
+        sig = signals(p, s, rows=rows[changed], base=sig)
     # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
     if validation.VALIDATE in kinds:
         validation.validate(s, rows[kind == validation.VALIDATE], healthy_before, validation.healthy(sig))

@@ -52,6 +52,13 @@ RED_HERRING_DEPLOYS = 0.6
 
 def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
     """A fresh batch-of-one state for ``scenario`` (whose parameter row is ``p``)."""
+    return open_episodes(p, draw_episode(scenario, p, rng))
+
+
+def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
+    """The batch-of-one state of ``scenario`` with everything ``rng`` decides drawn (faults,
+    changes, noise, reports, routing) and the world run up to its last fault's onset; ready for
+    ``open_episodes``. All of an episode's draws happen here, in a fixed order."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]
     s = _empty_state(N).copy()
@@ -82,14 +89,25 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     file_reports(s, FAULTS[drawn[0][2].type].ticket, drawn[0][1], n, noise.ticket_mislead,
                  noise.internal_report_rate, rng)
     _route(s, team_of(drawn[0][2].type, topo.kinds[drawn[0][1]]), noise.misroute, rng)
+    return s
 
-    _warm_up(p, s, 0.0)
+
+def open_episodes(p: Params, s: State) -> State:
+    """Open the incidents of the batch ``s`` (drawn by ``draw_episode``; ``p`` their parameter
+    rows): run the world and its alert rules to the moment the incident opens (time 0), and write
+    the first observation. Nothing is drawn, so a vector env opens all its resetting rows in one
+    call. A row already at time 0 gets one more alert update with no time passing, which changes
+    nothing (the next one, below, is the same)."""
+    dt = np.maximum(-s.time, 0.0)
+    advance(s, dt)
+    update_alerts(p, s, signals(p, s), dt)
     sig = signals(p, s)
     s.impact_now = sig.impact
     s.peak_impact = sig.impact.copy()
     write_static(p, s)
-    update_alerts(p, s, sig, np.zeros(1))
-    refresh(p, s, np.zeros(1))
+    no_time = np.zeros(len(s.time))
+    update_alerts(p, s, sig, no_time)
+    refresh(p, s, no_time)
     return s
 
 

@@ -18,9 +18,11 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
   ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
 * Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
-* Resets of the rows that end build each row's state with ``episode.new_episode`` (a Python loop
-  over the resetting rows only, a few per step) and copy them into the batch state in one
-  assignment per field. A batched ``new_episode`` is future work.
+* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` (a Python
+  loop over the resetting rows only, a few per step: each row's draws come from its own
+  generator, in the single env's order), then open them all at once (``episode.open_episodes``:
+  warm-up to time 0, first alerts and observation) and copy them into the batch, one assignment
+  per field. Drawing in a batch is future work.
 
 ``gym.make_vec(vector_spec("supportgym/Incident-v1"), num_envs=N, vectorization_mode="vector_entry_point")``
 builds one (``vector_spec`` says why the registered ids cannot carry it), as does
@@ -43,7 +45,7 @@ from gymnasium.vector.utils import batch_space
 from supportgym import core
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
 from supportgym.env import IncidentEnv, InvalidActionError
-from supportgym.episode import new_episode
+from supportgym.episode import draw_episode, open_episodes
 from supportgym.metrics import episode_metrics
 from supportgym.reward import N_WEIGHTS
 from supportgym.suite import Scenario
@@ -195,12 +197,10 @@ class IncidentVectorEnv(VectorEnv):
                 chosen = single.fixed_scenario
             else:  # as IncidentEnv.reset draws it
                 chosen = self.suite.scenarios[rng.choice(len(weights), p=weights)]
-            states.append(new_episode(chosen, single._params_of(chosen), rng))
+            states.append(draw_episode(chosen, single._params_of(chosen), rng))
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)
-        for name in STATE_FIELDS:
-            getattr(self.state, name)[rows] = np.concatenate([getattr(s, name) for s in states])
         if moved:
             rows_params = [single._params_of(self.scenarios[i]) for i in moved]
             for name, buffer in self._param_buffers.items():
@@ -208,6 +208,11 @@ class IncidentVectorEnv(VectorEnv):
                     buffer[moved] = np.stack([p.reward_weights for p in rows_params])
                 else:
                     buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
+        # The drawn rows open together: one batch of the resetting rows, with their parameter rows.
+        opening = State(**{name: np.concatenate([getattr(s, name) for s in states]) for name in STATE_FIELDS})
+        open_episodes(Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()}), opening)
+        for name in STATE_FIELDS:
+            getattr(self.state, name)[rows] = getattr(opening, name)
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""

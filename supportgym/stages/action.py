@@ -53,6 +53,7 @@ NOOP = -1  # the kind of a masked action: it does nothing but cost a minute
 PROVIDER_OUTAGE = int(Defect.PROVIDER_OUTAGE)
 #: The action kinds that change the world when they complete.
 KINDS = frozenset(int(k) for k in INTERVENTIONS)
+KIND_ARRAY = np.array(sorted(KINDS))
 #: Kinds that take capacity from their target while they run (a restart takes it down).
 DISRUPTIVE = frozenset(int(k) for k in ActionKind if CAPACITY_DURING[k] < 1.0)
 #: The observation's done_* column of each action kind, -1 for non-remedies.

@@ -88,10 +88,11 @@ def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray,
     previous = s.impact_now
     worst = previous.copy()
     total = np.zeros(len(resolving))
-    active = fault_active(s, signals(p, s).utilisation)
+    rows = np.flatnonzero(resolving)  # the others' signals stay zero: their chunk is 0 and they cannot hold
+    active = fault_active(s, signals(p, s, rows=rows).utilisation)
     for _ in range(HOLD_WINDOW_STEPS):
         advance(s, chunk)
-        sig = signals(p, s)
+        sig = signals(p, s, rows=rows)
         total += chunk * 0.5 * (previous + sig.impact)
         worst = np.maximum(worst, sig.impact)
         previous = sig.impact

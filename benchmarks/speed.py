@@ -89,7 +89,7 @@ def measure_nasim(steps: int, seed: int) -> tuple[float, float] | None:
     env.reset(seed=seed)
     inside = 0.0
     for _ in range(steps):
-        action = env.action_space.sample()
+        action = int(env.action_space.sample())  # NASim's flat action space takes Python ints only
         t0 = time.perf_counter()
         _, _, term, trunc, _ = env.step(action)
         if term or trunc:

@@ -70,7 +70,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
     if remedying:
         harmful = action.apply_remedies(s, kind, target)
     if remedying or disrupting:  # only the rows whose world (or capacity) changed need new signals
-        changed = np.isin(kind, action.KIND_ARRAY) | (act.capacity_during < 1.0)
+        changed = action.INTERVENES[kind] | (act.capacity_during < 1.0)
         sig = signals(p, s, rows=rows[changed], base=sig)
     # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
     if validation.VALIDATE in kinds:

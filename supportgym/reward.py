@@ -45,8 +45,13 @@ RESOLVE = int(ActionKind.RESOLVE)
 
 
 def row_weights(weights: np.ndarray, batch: int) -> np.ndarray:
-    """(B, N_WEIGHTS) the weights of each batch row: a shared (N_WEIGHTS,) array is broadcast (no copy)."""
-    return np.broadcast_to(weights, (batch, N_WEIGHTS))
+    """(B, N_WEIGHTS), or (1, N_WEIGHTS) for weights every row shares: a view that indexes as
+    ``w[:, W_*]`` against (B,) arrays and as ``w[b % len(w)]`` in a kernel (a reshape, because
+    ``np.broadcast_to`` costs more than a whole kernel call at a batch of one)."""
+    w = weights.reshape(-1, N_WEIGHTS)
+    if len(w) not in (1, batch):
+        raise ValueError(f"reward weights for {len(w)} rows, not 1 or {batch}")
+    return w
 
 
 def account(p: Params, s: State, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
@@ -72,7 +77,7 @@ def _account_kernel(
     for b in range(minutes.shape[0]):
         resolving = kind[b] == RESOLVE
         impact = minutes[b] * 0.5 * (impact_now[b] + impact_during[b])
-        w = weights[b]
+        w = weights[b % weights.shape[0]]  # one shared row, or one per batch row
         engineer = w[W_ENGINEER + tier[b] - 1] * (w[W_SEV1] if declared[b] == 1 else 1.0)
         reward[b] = -(w[W_IMPACT] * impact + engineer * minutes[b] + w[W_HARM] * harmful[b]
                       + w[W_INVALID] * (not valid[b]))

@@ -32,13 +32,15 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 
 import supportgym
 from agents.registry import RULE_AGENTS
 from agents.safe_load import ModelLoadError, load_model, load_vec_normalize
 from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
 from agents.graph import GraphPolicy, MaskableGraphPolicy
+from supportgym.sb3 import IncidentSB3VecEnv
+from supportgym.vector import IncidentVectorEnv
 from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress
 from training.config import (CRITIC_WARMUP_KEY, TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams,
                              validate_hyperparams)
@@ -244,9 +246,11 @@ def train(args: Args, argv: list[str], extra_callbacks: Sequence[BaseCallback] =
 
 
 def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) -> VecEnv:
-    """The training environments: a DummyVecEnv (faster than subprocesses on 2 cores), with
-    impact shaping and VecNormalize if the hyperparameters ask for them (VecNormalize with the
-    statistics of ``checkpoint`` when resuming)."""
+    """The training environments: the native batched env through its SB3 adapter (one batched
+    step for all envs, the same trajectories as a DummyVecEnv of single envs), or, with impact
+    shaping (a wrapper of single envs, not batched yet), a DummyVecEnv (faster than subprocesses
+    on 2 cores); VecNormalize if the hyperparameters ask for it (with the statistics of
+    ``checkpoint`` when resuming)."""
     normalize = hyperparams.get("normalize", False)
     stats = vec_normalize_path(checkpoint) if normalize and checkpoint is not None else None
     if stats is not None and not stats.is_file():
@@ -256,8 +260,12 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     shaping = float(hyperparams.get("impact_shaping", 0.0))
     gamma = float(hyperparams.get("gamma", 0.99))
     env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    venv = make_vec_env("supportgym/Incident-v1", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
-                        wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma})
+    if shaping:
+        venv = make_vec_env("supportgym/Incident-v1", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
+                            wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma})
+    else:  # seeded as make_vec_env seeds its envs (seed + rank), with VecMonitor for its Monitor
+        venv = VecMonitor(IncidentSB3VecEnv(IncidentVectorEnv(num_envs=n_envs, **env_kwargs)))
+        venv.seed(args.seed)
     if stats is not None:
         try:
             normalizer = load_vec_normalize(stats)

@@ -1,11 +1,18 @@
-"""Incident-v1 simulation speed: steps per second of random allowed actions through gym.make.
+"""Incident-v1 simulation speed: steps per second of random allowed actions.
 
-    python benchmarks/speed.py                 # every built-in suite, then 8/32/128 services
+    python benchmarks/speed.py                 # every built-in suite, then 8/32/128 services, then the vector env
     python benchmarks/speed.py --steps 50000   # longer runs (each row: median of --repeats runs)
+    python benchmarks/speed.py --part vector --sizes 1 16 256 1024 4096
+    python benchmarks/speed.py --part profile  # cProfile of the single env's step/reset
 
-The agent picks uniformly among the allowed actions (``info["action_mask"]``); its own cost is
-included, as a user's loop would include it. Resets are included. The scaling part runs the
-standard mix of faults on generated layered topologies of 8, 32 and 128 services.
+Single env (through gym.make): the agent picks uniformly among the allowed actions
+(``info["action_mask"]``). ``steps/s`` and ``µs/step`` include the agent's own cost, as a user's
+loop would; ``env µs`` is the time inside ``step``/``reset`` only. Resets are included. The
+scaling part runs the standard mix of faults on generated layered topologies of 8, 32 and 128
+services. Vector env (``supportgym.vector``, standard suite): actions are drawn uniformly among
+each row's allowed ones in one vectorised call, outside the timed region; ``env-steps/s`` counts
+rows x steps over the time inside ``step`` (autoresets included). If ``nasim`` is installed, its
+``small`` benchmark runs too (uniform random actions, time inside ``step``/``reset``).
 """
 
 from __future__ import annotations
@@ -23,21 +30,88 @@ import supportgym
 from supportgym.suite.layered import layered_suite
 
 
-def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float]:
-    """(steps per second, mean microseconds per step) over ``steps`` steps after a warm-up."""
+def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float, float]:
+    """(steps per second, mean microseconds per step, mean microseconds inside step/reset) over
+    ``steps`` steps after a warm-up."""
     rng = np.random.default_rng(seed)
     _, info = env.reset(seed=seed)
     for _ in range(200):  # warm-up: compiled kernels load, caches fill
         _, _, term, trunc, info = env.step(_random_allowed(rng, info["action_mask"]))
         if term or trunc:
             _, info = env.reset()
-    start = time.perf_counter()
+    inside = 0.0
+    clock = time.perf_counter
+    start = clock()
     for _ in range(steps):
-        _, _, term, trunc, info = env.step(_random_allowed(rng, info["action_mask"]))
+        action = _random_allowed(rng, info["action_mask"])
+        t0 = clock()
+        _, _, term, trunc, info = env.step(action)
         if term or trunc:
             _, info = env.reset()
-    elapsed = time.perf_counter() - start
-    return steps / elapsed, elapsed / steps * 1e6
+        inside += clock() - t0
+    elapsed = clock() - start
+    return steps / elapsed, elapsed / steps * 1e6, inside / steps * 1e6
+
+
+def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, float]:
+    """(env-steps per second, microseconds per batched step) of the native vector env over about
+    ``steps`` env-steps (at least 20 batched steps), timing only ``step``."""
+    from supportgym.vector import IncidentVectorEnv
+
+    venv = IncidentVectorEnv(num_envs=num_envs, suite=suite, copy=True)
+    rng = np.random.default_rng(seed)
+    _, info = venv.reset(seed=seed)
+    for _ in range(20):  # warm-up
+        _, _, _, _, info = venv.step(_random_allowed_rows(rng, info["action_mask"]))
+    iterations = max(20, steps // num_envs)
+    inside = 0.0
+    for _ in range(iterations):
+        actions = _random_allowed_rows(rng, info["action_mask"])
+        t0 = time.perf_counter()
+        _, _, _, _, info = venv.step(actions)
+        inside += time.perf_counter() - t0
+    return iterations * num_envs / inside, inside / iterations * 1e6
+
+
+def _random_allowed_rows(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
+    """One uniformly drawn allowed action per row of ``masks`` (B, A), in one vectorised draw."""
+    return np.argmax(rng.random(masks.shape) * masks, axis=1)
+
+
+def measure_nasim(steps: int, seed: int) -> tuple[float, float] | None:
+    """(steps per second, µs per step) inside NASim ``small``'s step/reset, or None without nasim."""
+    try:
+        import nasim
+    except ImportError:
+        return None
+    env = nasim.make_benchmark("small", seed=seed)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    inside = 0.0
+    for _ in range(steps):
+        action = int(env.action_space.sample())  # NASim's flat action space takes Python ints only
+        t0 = time.perf_counter()
+        _, _, term, trunc, _ = env.step(action)
+        if term or trunc:
+            env.reset()
+        inside += time.perf_counter() - t0
+    return steps / inside, inside / steps * 1e6
+
+
+def profile(steps: int, seed: int, top: int = 30) -> None:
+    """cProfile of ``steps`` masked-random steps of the standard suite (time inside step/reset)."""
+    import cProfile
+    import pstats
+
+    env = gym.make("supportgym/Incident-v1").unwrapped
+    measure(env, 500, seed)  # warm-up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    measure(env, steps, seed)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats("supportgym", top)
 
 
 def _random_allowed(rng: np.random.Generator, mask: np.ndarray) -> int:
@@ -50,22 +124,39 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20000, help="steps per measurement (default 20000)")
     parser.add_argument("--repeats", type=int, default=3, help="report the median of this many runs (default 3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--part", choices=("all", "single", "vector", "profile"), default="all",
+                        help="what to measure (default all: single env, then the vector env and NASim)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 256, 1024, 4096],
+                        help="vector env sizes (default 1 16 256 1024 4096)")
     args = parser.parse_args()
+    if args.part == "profile":
+        profile(args.steps, args.seed)
+        return
 
     def report(label: str, services: int, env: gym.Env) -> None:
         runs = sorted(measure(env, args.steps, args.seed + r) for r in range(args.repeats))
-        sps, us = runs[len(runs) // 2]
-        print(f"{label:<12}{services:>9}{sps:>10.0f}{us:>9.1f}", flush=True)
+        sps, us, inside = runs[len(runs) // 2]
+        print(f"{label:<12}{services:>9}{sps:>10.0f}{us:>9.1f}{inside:>8.1f}{1e6 / inside:>11.0f}", flush=True)
 
-    print(f"{'suite':<12}{'services':>9}{'steps/s':>10}{'µs/step':>9}")
-    for suite in supportgym.builtin_suites(training_distributions=False):
-        env = gym.make("supportgym/Incident-v1", suite=suite)
-        report(suite, env.unwrapped.suite.max_services, env)
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (8, 32, 128):
-            path = Path(tmp) / f"layered-{n}.yaml"
-            path.write_text(yaml.safe_dump(layered_suite(n)))
-            report("layered", n, gym.make("supportgym/Incident-v1", suite=str(path), max_services=n))
+    if args.part in ("all", "single"):
+        print(f"{'suite':<12}{'services':>9}{'steps/s':>10}{'µs/step':>9}{'env µs':>8}{'env st/s':>11}")
+        for suite in supportgym.builtin_suites(training_distributions=False):
+            env = gym.make("supportgym/Incident-v1", suite=suite)
+            report(suite, env.unwrapped.suite.max_services, env)
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in (8, 32, 128):
+                path = Path(tmp) / f"layered-{n}.yaml"
+                path.write_text(yaml.safe_dump(layered_suite(n)))
+                report("layered", n, gym.make("supportgym/Incident-v1", suite=str(path), max_services=n))
+        nasim_run = measure_nasim(args.steps, args.seed)
+        if nasim_run is not None:
+            print(f"{'nasim-small':<12}{'':>9}{'':>10}{'':>9}{nasim_run[1]:>8.1f}{nasim_run[0]:>11.0f}", flush=True)
+    if args.part in ("all", "vector"):
+        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}")
+        for n in args.sizes:
+            runs = sorted(measure_vector(n, args.steps, args.seed + r) for r in range(args.repeats))
+            sps, us = runs[len(runs) // 2]
+            print(f"{n:>9}{sps:>13.0f}{us:>15.0f}", flush=True)
 
 
 if __name__ == "__main__":

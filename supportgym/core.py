@@ -15,7 +15,7 @@ import numpy as np
 from supportgym import reward as rewards
 from supportgym.contract.actions import ActionTable
 from supportgym.observe import refresh
-from supportgym.stages import action, diagnosis, triage, validation
+from supportgym.stages import Rng, action, diagnosis, triage, validation
 from supportgym.stages.signal import signals, update_alerts
 from supportgym.world.mechanisms import advance
 from supportgym.world.params import Params
@@ -37,7 +37,9 @@ def action_mask(p: Params, s: State) -> np.ndarray:
     return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
 
 
-def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator) -> StepResult:
+def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng) -> StepResult:
+    """Advance every row of ``s`` by its action (B,); ``rng`` is one generator for the batch or one
+    per row (``stages.Rng``: a vector env gives each row its own, so a row equals a single env)."""
     rows = np.arange(len(actions))
     # 0. What was chosen, and for how long. Branches test the set of kinds, not arrays: most
     #    steps skip most of the work below.
@@ -46,7 +48,9 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
     kinds = set(kind.tolist())
     tier, declared = s.tier, s.declared  # the cost of this action is at the old rates
     # A validation watches the whole window: healthy at its start and at its end.
-    healthy_before = validation.healthy(signals(p, s)) if validation.VALIDATE in kinds else None
+    healthy_before = None
+    if validation.VALIDATE in kinds:
+        healthy_before = validation.healthy(signals(p, s, rows=rows[kind == validation.VALIDATE]))
 
     # 1. Signal: the world moves on while the action runs (a restart takes its service down).
     advance(s, minutes)
@@ -62,11 +66,12 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.r
         diagnosis.diagnose(p, s, sig, kinds, kind, rows, target, rng)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
     harmful = np.zeros(len(rows), dtype=bool)
-    if not kinds.isdisjoint(action.KINDS):
+    remedying = not kinds.isdisjoint(action.KINDS)
+    if remedying:
         harmful = action.apply_remedies(s, kind, target)
-        sig = signals(p, s)
-    elif disrupting:
-        sig = signals(p, s)
+    if remedying or disrupting:  # only the rows whose world (or capacity) changed need new signals
+        changed = action.INTERVENES[kind] | (act.capacity_during < 1.0)
+        sig = signals(p, s, rows=rows[changed], base=sig)
     # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
     if validation.VALIDATE in kinds:
         validation.validate(s, rows[kind == validation.VALIDATE], healthy_before, validation.healthy(sig))

@@ -10,6 +10,9 @@ observation already has its alerts.
 
 from __future__ import annotations
 
+from functools import cache
+from weakref import WeakKeyDictionary
+
 import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
@@ -49,9 +52,16 @@ RED_HERRING_DEPLOYS = 0.6
 
 def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
     """A fresh batch-of-one state for ``scenario`` (whose parameter row is ``p``)."""
+    return open_episodes(p, draw_episode(scenario, p, rng))
+
+
+def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
+    """The batch-of-one state of ``scenario`` with everything ``rng`` decides drawn (faults,
+    changes, noise, reports, routing) and the world run up to its last fault's onset; ready for
+    ``open_episodes``. All of an episode's draws happen here, in a fixed order."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]
-    s = State.empty(1, N)
+    s = _empty_state(N).copy()
     s.acc_level[0, :n] = ACC_BASELINE
     s.deploy_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
     s.config_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
@@ -79,14 +89,25 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     file_reports(s, FAULTS[drawn[0][2].type].ticket, drawn[0][1], n, noise.ticket_mislead,
                  noise.internal_report_rate, rng)
     _route(s, team_of(drawn[0][2].type, topo.kinds[drawn[0][1]]), noise.misroute, rng)
+    return s
 
-    _warm_up(p, s, 0.0)
+
+def open_episodes(p: Params, s: State) -> State:
+    """Open the incidents of the batch ``s`` (drawn by ``draw_episode``; ``p`` their parameter
+    rows): run the world and its alert rules to the moment the incident opens (time 0), and write
+    the first observation. Nothing is drawn, so a vector env opens all its resetting rows in one
+    call. A row already at time 0 gets one more alert update with no time passing, which changes
+    nothing (the next one, below, is the same)."""
+    dt = np.maximum(-s.time, 0.0)
+    advance(s, dt)
+    update_alerts(p, s, signals(p, s), dt)
     sig = signals(p, s)
     s.impact_now = sig.impact
     s.peak_impact = sig.impact.copy()
     write_static(p, s)
-    update_alerts(p, s, sig, np.zeros(1))
-    refresh(p, s, np.zeros(1))
+    no_time = np.zeros(len(s.time))
+    update_alerts(p, s, sig, no_time)
+    refresh(p, s, no_time)
     return s
 
 
@@ -148,20 +169,42 @@ def _switch_on(s: State, k: int, entry: FaultEntry, spec: FaultSpec, i: int, rng
             s.culprit_acc[0, i, spec.accumulator] = True
 
 
+@cache
+def _empty_state(max_services: int) -> State:
+    """The empty batch-of-one state every episode starts from (copied: allocating it field by field
+    costs more than a copy, and every reset of a vector env's rows pays it)."""
+    return State.empty(1, max_services)
+
+
+_TOPOLOGY_FACTS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _facts(topo) -> tuple[tuple[bool, ...], tuple[list[int], ...]]:
+    """Per service of ``topo``: whether it is internal (not a third-party provider), and its
+    callees; computed once per topology (they were recomputed at every reset)."""
+    facts = _TOPOLOGY_FACTS.get(topo)
+    if facts is None:
+        internal = tuple(bool(k != ServiceKind.EXTERNAL) for k in topo.kinds)
+        facts = _TOPOLOGY_FACTS[topo] = (internal, tuple(topo.callees(i) for i in range(topo.n)))
+    return facts
+
+
 def _decoys(s: State, topo, log_noise: float, trace_noise: float, rng: np.random.Generator) -> None:
     """Misleading evidence that persists all episode: a service that logs a scary but harmless
     signature, a service whose traces blame the wrong callee."""
+    internal, all_callees = _facts(topo)
     for i in range(topo.n):
-        if rng.random() < log_noise and topo.kinds[i] != ServiceKind.EXTERNAL:
+        if rng.random() < log_noise and internal[i]:
             s.log_decoy[0, i] = rng.integers(1, N_LOG_CLASSES)
-        callees = topo.callees(i)
+        callees = all_callees[i]
         if rng.random() < trace_noise and len(callees) > 1:
             s.trace_decoy[0, i] = callees[int(rng.integers(len(callees)))]
 
 
 def _red_herrings(s: State, topo, culprits: set[int], count: int, rng: np.random.Generator) -> None:
     """Recent, harmless changes, on any service but one whose fault a change brought."""
-    candidates = [i for i in range(topo.n) if i not in culprits and topo.kinds[i] != ServiceKind.EXTERNAL]
+    internal = _facts(topo)[0]
+    candidates = [i for i in range(topo.n) if i not in culprits and internal[i]]
     for i in rng.permutation(candidates)[:count]:
         when = -rng.uniform(*RED_HERRING_AGE)
         if rng.random() < RED_HERRING_DEPLOYS:

@@ -13,7 +13,9 @@ At the end: - timeout_penalty if the time limit truncated the episode,
               severe one was declared on the way.
 
 The weights arrive as one array (``Params.reward_weights``) laid out by the ``W_*`` constants,
-so neither this module nor its kernel depends on the suite-file schema.
+so neither this module nor its kernel depends on the suite-file schema: (N_WEIGHTS,) for a batch
+that runs one suite (the single env), or (B, N_WEIGHTS) with a row per batch row (a vector env
+whose rows may run scenarios of different suites). ``row_weights`` gives the (B, N_WEIGHTS) view.
 """
 
 from __future__ import annotations
@@ -42,13 +44,23 @@ N_WEIGHTS = 12
 RESOLVE = int(ActionKind.RESOLVE)
 
 
+def row_weights(weights: np.ndarray, batch: int) -> np.ndarray:
+    """(B, N_WEIGHTS), or (1, N_WEIGHTS) for weights every row shares: a view that indexes as
+    ``w[:, W_*]`` against (B,) arrays and as ``w[b % len(w)]`` in a kernel (a reshape, because
+    ``np.broadcast_to`` costs more than a whole kernel call at a batch of one)."""
+    w = weights.reshape(-1, N_WEIGHTS)
+    if len(w) not in (1, batch):
+        raise ValueError(f"reward weights for {len(w)} rows, not 1 or {batch}")
+    return w
+
+
 def account(p: Params, s: State, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
             tier: np.ndarray, declared: np.ndarray, harmful: np.ndarray, valid: np.ndarray,
             reward: np.ndarray, truncated: np.ndarray) -> int:
     """Per-step reward into ``reward`` (B,) and bookkeeping of ``s``; see ``_account_kernel``.
     Returns how many rows ended (resolved or out of time)."""
     return _account_kernel(kind, minutes, impact_during, impact_end, tier, declared, harmful, valid,
-                           p.reward_weights, s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
+                           row_weights(p.reward_weights, len(minutes)), s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
                            s.mitigated_at, s.harmful, s.invalid, s.steps, s.episode_return, reward, truncated)
 
 
@@ -65,9 +77,10 @@ def _account_kernel(
     for b in range(minutes.shape[0]):
         resolving = kind[b] == RESOLVE
         impact = minutes[b] * 0.5 * (impact_now[b] + impact_during[b])
-        engineer = weights[W_ENGINEER + tier[b] - 1] * (weights[W_SEV1] if declared[b] == 1 else 1.0)
-        reward[b] = -(weights[W_IMPACT] * impact + engineer * minutes[b] + weights[W_HARM] * harmful[b]
-                      + weights[W_INVALID] * (not valid[b]))
+        w = weights[b % weights.shape[0]]  # one shared row, or one per batch row
+        engineer = w[W_ENGINEER + tier[b] - 1] * (w[W_SEV1] if declared[b] == 1 else 1.0)
+        reward[b] = -(w[W_IMPACT] * impact + engineer * minutes[b] + w[W_HARM] * harmful[b]
+                      + w[W_INVALID] * (not valid[b]))
         episode_return[b] += reward[b]
         impact_minutes[b] += impact
         impact_now[b] = impact_end[b]
@@ -84,8 +97,10 @@ def _account_kernel(
 
 def resolution_reward(weights: np.ndarray, resolving: np.ndarray, held: np.ndarray,
                       window_impact_minutes: np.ndarray, unconfirmed: np.ndarray) -> np.ndarray:
-    outcome = np.where(held, weights[W_RESOLVE_BONUS], -weights[W_REOPEN]) - weights[W_UNCONFIRMED] * unconfirmed
-    return np.where(resolving, outcome - weights[W_IMPACT] * window_impact_minutes, 0.0)
+    """(B,) the resolution's bonus or reopen penalty, its window's impact and an unconfirmed close."""
+    w = row_weights(weights, len(resolving))
+    outcome = np.where(held, w[:, W_RESOLVE_BONUS], -w[:, W_REOPEN]) - w[:, W_UNCONFIRMED] * unconfirmed
+    return np.where(resolving, outcome - w[:, W_IMPACT] * window_impact_minutes, 0.0)
 
 
 def end_reward(weights: np.ndarray, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
@@ -94,7 +109,8 @@ def end_reward(weights: np.ndarray, ended: np.ndarray, truncated: np.ndarray, de
     level was declared on the way (paging people to buy a fast hand-off is not free)."""
     true = true_severity(peak_impact)
     mismatch = ended & ((declared != true) | ((declared_peak > 0) & (declared_peak < true)))
-    return -(weights[W_TIMEOUT] * truncated + weights[W_SEVERITY_MISMATCH] * mismatch)
+    w = row_weights(weights, len(ended))
+    return -(w[:, W_TIMEOUT] * truncated + w[:, W_SEVERITY_MISMATCH] * mismatch)
 
 
 def reward_bounds(weights: np.ndarray, post_resolution_minutes: float, validate_minutes: float) -> tuple[float, float]:

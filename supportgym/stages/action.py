@@ -53,6 +53,8 @@ NOOP = -1  # the kind of a masked action: it does nothing but cost a minute
 PROVIDER_OUTAGE = int(Defect.PROVIDER_OUTAGE)
 #: The action kinds that change the world when they complete.
 KINDS = frozenset(int(k) for k in INTERVENTIONS)
+#: Indexed by kind (NOOP = -1 reads the last entry, False): whether it is one of ``KINDS``.
+INTERVENES = np.array([k in KINDS for k in range(len(ActionKind))] + [False])
 #: Kinds that take capacity from their target while they run (a restart takes it down).
 DISRUPTIVE = frozenset(int(k) for k in ActionKind if CAPACITY_DURING[k] < 1.0)
 #: The observation's done_* column of each action kind, -1 for non-remedies.

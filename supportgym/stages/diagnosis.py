@@ -44,6 +44,7 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     LogClass,
 )
+from supportgym.stages import Rng, draw_rows
 from supportgym.stages.signal import (
     SIG_DOWN,
     SIG_ERR,
@@ -97,7 +98,7 @@ _KB_CODES = np.arange(len(KB_REMEDIES))
 
 
 def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarray, rows: np.ndarray,
-             target: np.ndarray, rng: np.random.Generator) -> None:
+             target: np.ndarray, rng: Rng) -> None:
     """Record what the checks among ``kind`` (B,) on ``target`` (B,) find; ``kinds`` is the set of
     ``kind`` (branches test it, not arrays: most steps take no check)."""
     if CHECK_METRICS in kinds:
@@ -120,10 +121,10 @@ def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarra
 
 
 # Each recorder reads the checks of rows ``r`` on services ``t``.
-def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> None:
+def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: Rng) -> None:
     """Metrics of t: error rate, latency, utilisation, memory/pool/disk levels, request rate and
     the resource trends, each with relative noise ``metric_noise``."""
-    normals = rng.standard_normal((len(r), N_METRICS))
+    normals = draw_rows(rng, r, lambda g, k: g.standard_normal((k, N_METRICS)))
     _metrics_kernel(r, t, sig.table, p.service_table, s.acc_level, s.acc_rate, s.defect, p.metric_noise, normals,
                     s.time, s.svc_obs, s.checked_at)
 
@@ -253,15 +254,14 @@ def _trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin,
         hop[m], origin[m] = _trace_step(rows[m], targets[m], sig, calls, service_table, trace_decoy)
 
 
-def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray,
-                        rng: np.random.Generator) -> None:
+def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: Rng) -> None:
     """A synthetic request through entry service t: the share of such requests that fail or
     breach the SLO there (with the metric noise), and the hop where the failure starts, found by
     following the trace from t hop by hop (so trace decoys mislead it too). The latest
     reproduction replaces the hop of any earlier one."""
     failed, hop = np.empty(len(r)), np.empty(len(r), dtype=np.int64)
     _repro_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, p.metric_noise,
-                  rng.standard_normal(len(r)), failed, hop)
+                  draw_rows(rng, r, lambda g, k: g.standard_normal(k)), failed, hop)
     s.svc_obs[r, t, SF["repro_failed"]] = failed
     s.svc_obs[r, :, SF["repro_hop"]] = 0.0
     found = hop >= 0

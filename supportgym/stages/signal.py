@@ -10,6 +10,7 @@ place) and, sometimes, another team's report of a service (which may not be the 
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -71,10 +72,17 @@ class Signals:
 
     __slots__ = ("table", "impact", "conditions")
 
-    def __init__(self, batch: int, n: int):
-        self.table = np.empty((batch, N_SIGNALS, n))
-        self.impact = np.empty(batch)
-        self.conditions = np.empty((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
+    def __init__(self, batch: int, n: int, fill: bool = False):
+        """Uninitialised arrays (every row is about to be computed), or zeros if ``fill``."""
+        new = np.zeros if fill else np.empty
+        self.table = new((batch, N_SIGNALS, n))
+        self.impact = new(batch)
+        self.conditions = new((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
+
+    def copy(self) -> Signals:
+        out = Signals.__new__(Signals)
+        out.table, out.impact, out.conditions = self.table.copy(), self.impact.copy(), self.conditions.copy()
+        return out
 
     load = property(lambda self: self.table[:, SIG_LOAD], doc="(B, N) requests per unit of healthy edge traffic")
     utilisation = property(lambda self: self.table[:, SIG_UTILISATION], doc="(B, N) load / capacity")
@@ -88,11 +96,22 @@ class Signals:
     down = property(lambda self: self.table[:, SIG_DOWN] > 0.5, doc="(B, N) bool: down (restarting or crashed)")
 
 
-def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None) -> Signals:
+@cache
+def _all_rows(batch: int) -> np.ndarray:
+    rows = np.arange(batch)
+    rows.setflags(write=False)
+    return rows
+
+
+def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None,
+            rows: np.ndarray | None = None, base: Signals | None = None) -> Signals:
     """The golden signals of the current state.
 
     ``capacity_during`` (B,) scales the capacity of service ``target`` (B,) while an action runs
-    on it (0 = down for a restart).
+    on it (0 = down for a restart). ``rows`` (indices) limits the work to those batch rows, for a
+    large batch where few rows changed: the other rows are copied from ``base`` (signals of the
+    same world for them), or zero without one. A row's signals depend on that row alone, so they
+    are the same whichever rows are computed with it.
     Per service: load = entry traffic (times the daily curve, plus any injected spike) carried
     down the calls by ``load_matrix``, plus a dead cache's hits landing on its database;
     capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
@@ -103,24 +122,28 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     depend on its database instead for the cache's hit share;
     user impact is the entry-weighted share of requests failing or over the latency SLO.
     """
-    out = Signals(*s.cache_down.shape)
+    batch, n = s.cache_down.shape
+    if rows is None:
+        out, rows = Signals(batch, n), _all_rows(batch)
+    else:
+        out = Signals(batch, n, fill=True) if base is None else base.copy()
     if target is None:
-        target, capacity_during = np.full(len(s.time), -1), np.ones(len(s.time))  # no service loses capacity
+        target, capacity_during = np.full(batch, -1), np.ones(batch)  # no service loses capacity
     _signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
                     p.upward_calls, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target,
-                    capacity_during, out.table, out.impact, out.conditions)
+                    capacity_during, rows, out.table, out.impact, out.conditions)
     return out
 
 
 @kernel
 def _signals_kernel(
     time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, callees_first, load_mult,
-    cache_down, scale, defect, acc_level, during_target, during_capacity, out, impact, conditions,
+    cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact, conditions,
 ):  # pragma: no cover - compiled
-    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4); see ``signals``."""
-    batch, n = present.shape
+    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``; see ``signals``."""
+    n = present.shape[1]
     raw = np.empty(n)
-    for b in range(batch):
+    for b in rows:
         entry, base_load, capacity = service_table[b, ROW_ENTRY], service_table[b, ROW_BASE_LOAD], \
             service_table[b, ROW_CAPACITY]
         base_latency, slo_latency = service_table[b, ROW_BASE_LATENCY], service_table[b, ROW_SLO_LATENCY]

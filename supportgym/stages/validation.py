@@ -25,6 +25,7 @@ from supportgym.contract.observation import (
     VALIDATION_UNHEALTHY,
 )
 from supportgym.contract.vocabulary import CUSTOMER_ANSWER_CHANCE, MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind, Ticket
+from supportgym.stages import Rng, draw_rows
 from supportgym.stages.signal import Signals, signals
 from supportgym.world.faults import fault_active
 from supportgym.world.mechanisms import advance
@@ -56,10 +57,10 @@ def write_validation(s: State, result: np.ndarray, rows: np.ndarray | None = Non
     s.glob_obs[rows, G_VALIDATION] = result[:, None] == np.arange(len(VALIDATION_RESULTS))
 
 
-def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: np.random.Generator) -> None:
+def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: Rng) -> None:
     """The reporters of ``rows`` answer whether it works again (users unhurt now), or stay
     silent; nobody answers an incident no customer reported."""
-    answers = rng.random(len(rows)) < CUSTOMER_ANSWER_CHANCE
+    answers = draw_rows(rng, rows, lambda g, k: g.random(k)) < CUSTOMER_ANSWER_CHANCE
     answers &= s.ticket[rows] != Ticket.NONE
     works = sig.impact[rows] < MITIGATED_IMPACT
     s.customer_answer[rows] = np.where(answers, np.where(works, CUSTOMER_WORKS, CUSTOMER_BROKEN), CUSTOMER_SILENT)
@@ -87,10 +88,11 @@ def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray,
     previous = s.impact_now
     worst = previous.copy()
     total = np.zeros(len(resolving))
-    active = fault_active(s, signals(p, s).utilisation)
+    rows = np.flatnonzero(resolving)  # the others' signals stay zero: their chunk is 0 and they cannot hold
+    active = fault_active(s, signals(p, s, rows=rows).utilisation)
     for _ in range(HOLD_WINDOW_STEPS):
         advance(s, chunk)
-        sig = signals(p, s)
+        sig = signals(p, s, rows=rows)
         total += chunk * 0.5 * (previous + sig.impact)
         worst = np.maximum(worst, sig.impact)
         previous = sig.impact

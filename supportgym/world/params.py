@@ -44,7 +44,9 @@ class Params:
     validate_minutes: np.ndarray  # (B,)
     alert_delay: np.ndarray  # (B,)
     metric_noise: np.ndarray  # (B,)
-    reward_weights: np.ndarray  # (N_WEIGHTS,) the suite's reward weights, one suite per batch (layout: ``reward.W_*``)
+    # (N_WEIGHTS,) one suite's reward weights for the whole batch, or (B, N_WEIGHTS) per row (a vector
+    # env's rows); layout ``reward.W_*``, read through ``reward.row_weights``
+    reward_weights: np.ndarray
 
     @property
     def entry(self) -> np.ndarray:

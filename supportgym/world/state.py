@@ -124,4 +124,9 @@ class State:
         self.__post_init__()
 
     def copy(self) -> State:
-        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self) if f.init})
+        return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
+
+
+#: The names of ``State``'s arrays (the init fields; the ``*_obs`` views are derived): listed once,
+#: as ``copy`` runs at every reset and ``dataclasses.fields`` is slow.
+STATE_FIELDS = tuple(f.name for f in fields(State) if f.init)

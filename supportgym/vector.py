@@ -1,0 +1,233 @@
+"""``IncidentVectorEnv``: a native batched ``gymnasium.vector.VectorEnv`` over ``core.step``.
+
+The single env (``env.IncidentEnv``) steps one row through ``core.step``; this steps ``num_envs``
+rows through the same call at once, so there is one copy of the dynamics. Row *i* is exactly a
+single env reset with seed ``seed + i`` (gymnasium's ``SyncVectorEnv`` convention) and given the
+same actions, across its autoresets: each row has its own generator (``core.step`` draws a row's
+noise from the row's generator, ``stages.Rng``), and a row draws its scenario and episode the way
+``IncidentEnv.reset`` does.
+
+* Rows may run different scenarios: ``params`` is a stacked ``Params`` whose rows are the
+  per-scenario B = 1 parameters (cached per scenario; only the rows that reset into another
+  scenario are rewritten), with per-row reward weights (``reward.row_weights``).
+* Autoreset mode is ``AutoresetMode.SAME_STEP`` (``metadata["autoreset_mode"]``), the one SB3
+  expects: the step that ends a row returns its reward and ``terminated``/``truncated``, the
+  *new* episode's first observation and mask, and the ended episode's last observation in
+  ``infos["final_obs"]`` and its metrics in ``infos["episode_metrics"]`` (object arrays, set where
+  ``infos["_final_obs"]`` / ``infos["_episode_metrics"]`` are true); ``infos["final_info"]`` has the
+  ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
+  ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
+* Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
+* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` (a Python
+  loop over the resetting rows only, a few per step: each row's draws come from its own
+  generator, in the single env's order), then open them all at once (``episode.open_episodes``:
+  warm-up to time 0, first alerts and observation) and copy them into the batch, one assignment
+  per field. Drawing in a batch is future work.
+
+``gym.make_vec(vector_spec("supportgym/Incident-v1"), num_envs=N, vectorization_mode="vector_entry_point")``
+builds one (``vector_spec`` says why the registered ids cannot carry it), as does
+``IncidentVectorEnv(num_envs=N, suite=...)``; keyword arguments are those of ``IncidentEnv`` (``suite``, ``max_services``,
+``scenario``, ``start_tier``) plus ``copy`` (return a copy of the observation buffer, default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium.envs.registration import EnvSpec
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from supportgym import core
+from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
+from supportgym.env import IncidentEnv, InvalidActionError
+from supportgym.episode import draw_episode, open_episodes
+from supportgym.metrics import episode_metrics
+from supportgym.reward import N_WEIGHTS
+from supportgym.suite import Scenario
+from supportgym.world.params import Params
+from supportgym.world.state import STATE_FIELDS, State
+
+_PARAM_FIELDS = tuple(f.name for f in fields(Params))
+
+
+class IncidentVectorEnv(VectorEnv):
+    """``num_envs`` independent incidents stepped together; see the module docstring."""
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
+                 scenario: str | None = None, start_tier: int | None = None, copy: bool = True,
+                 render_mode: str | None = None):
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be at least 1, not {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("IncidentVectorEnv does not render; use IncidentEnv(render_mode=...) for one episode")
+        # The single env is the template: it loads and checks the suite, builds the action table
+        # and spaces, and caches each scenario's parameters; its own episode is never used.
+        self._single = IncidentEnv(suite, max_services, scenario=scenario, start_tier=start_tier)
+        self.num_envs = int(num_envs)
+        self.copy = copy
+        self.render_mode = None
+        self.suite = self._single.suite
+        self.table = self._single.table
+        self.layout = self._single.layout
+        self.single_observation_space = self._single.observation_space
+        self.single_action_space = self._single.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+        first = self._single.scenario
+        B = self.num_envs
+        self.scenarios: list[Scenario] = [first] * B
+        # Writable buffers behind ``params``: its arrays are read-only views of them, so writing a
+        # row here updates ``params`` in place.
+        p0 = self._single.params
+        self._param_buffers = {name: np.repeat(getattr(p0, name), B, axis=0) for name in _PARAM_FIELDS
+                               if name != "reward_weights"}
+        self._param_buffers["reward_weights"] = np.repeat(p0.reward_weights.reshape(1, N_WEIGHTS), B, axis=0)
+        self.params = Params(**{name: buffer.view() for name, buffer in self._param_buffers.items()})
+        self.state = State.empty(B, self.table.max_services)
+        self._rngs: list[np.random.Generator | None] = [None] * B
+        self._started = False
+        self._ones = np.ones(B, dtype=bool)
+        self._ones.setflags(write=False)
+
+    # --- the VectorEnv API ---------------------------------------------------------------------
+
+    def reset(self, *, seed: int | list[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every row (or the rows of ``options["reset_mask"]``). ``seed``: an int seeds row
+        *i* with ``seed + i``, a list seeds each row, ``None`` keeps each row's generator (seeded
+        from entropy on first use). ``options["scenario"]`` fixes the scenario of the reset rows."""
+        B = self.num_envs
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        scenario = options.pop("scenario", None)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; supported: 'scenario', 'reset_mask'")
+        if mask is None:
+            rows = np.arange(B)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (B,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({B},) with a True value")
+            if not self._started and not mask.all():
+                raise RuntimeError("the first reset() must reset every row")
+            rows = np.flatnonzero(mask)
+        if seed is None:
+            seeds: list[int | None] = [None] * B
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(B)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != B:
+                raise ValueError(f"seed must be an int, None or a list of {B} seeds, not {len(seeds)}")
+        for i in rows:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
+        if seed is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
+        self._reset_rows(rows, None if scenario is None else self.suite.scenario(scenario))
+        self._started = True
+        obs = self.state.obs.copy() if self.copy else self.state.obs
+        return obs, {"action_mask": self.action_masks(), "_action_mask": self._ones}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every row by its action (B,); rows that end are reset in the same step (SAME_STEP)."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        actions = self._check_actions(actions)
+        res = core.step(self.params, self.state, self.table, actions, self._rngs)
+        ended = res.terminated | res.truncated
+        infos: dict[str, Any] = {"minutes": res.minutes, "_minutes": self._ones,
+                                 "invalid_action": res.invalid, "_invalid_action": self._ones}
+        if ended.any():
+            rows = np.flatnonzero(ended)
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            metrics = np.full(self.num_envs, None, dtype=object)
+            for i in rows:
+                final_obs[i] = self.state.obs[i].copy()
+                metrics[i] = self.episode_metrics(int(i))
+            final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
+            final_masks[rows] = self.params.mask_table[rows, self.state.tier[rows] - 1, self.state.declared[rows]]
+            infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
+                         final_info={"action_mask": final_masks, "_action_mask": ended,
+                                     "episode_metrics": metrics, "_episode_metrics": ended})
+            self._reset_rows(rows, None)
+        infos["action_mask"], infos["_action_mask"] = self.action_masks(), self._ones
+        obs = self.state.obs.copy() if self.copy else self.state.obs
+        return obs, res.reward, res.terminated, res.truncated, infos
+
+    def action_masks(self) -> np.ndarray:
+        """(B, A) bool: the actions each row may take now, as MaskablePPO expects."""
+        return core.action_mask(self.params, self.state)
+
+    def episode_metrics(self, row: int) -> dict[str, Any]:
+        """Row ``row``'s episode metrics as they stand (they name the hidden fault)."""
+        return episode_metrics(self.state, row, self.scenarios[row].topology.names, self.scenarios[row].name)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        """(B,) int64 actions, or ``InvalidActionError`` (as the single env's ``action_index``)."""
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":
+            raise InvalidActionError(f"actions must be {self.num_envs} integer indices of Discrete({self.table.n}), "
+                                     f"not an array of shape {a.shape} and dtype {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() >= self.table.n):
+            raise InvalidActionError(f"actions must lie in Discrete({self.table.n}); got {a.min()}..{a.max()}")
+        return a.astype(np.int64, copy=False)
+
+    def _reset_rows(self, rows: np.ndarray, scenario: Scenario | None) -> None:
+        """New episodes in ``rows``: each row draws its scenario and episode from its own generator,
+        exactly as ``IncidentEnv.reset`` does, and the rows are copied into the batch."""
+        single = self._single
+        weights = single._weights
+        states, moved = [], []
+        for i in rows:
+            rng = self._rngs[i]
+            if scenario is not None:
+                chosen = scenario
+            elif single.fixed_scenario is not None:
+                chosen = single.fixed_scenario
+            else:  # as IncidentEnv.reset draws it
+                chosen = self.suite.scenarios[rng.choice(len(weights), p=weights)]
+            states.append(draw_episode(chosen, single._params_of(chosen), rng))
+            if chosen is not self.scenarios[i]:
+                self.scenarios[i] = chosen
+                moved.append(i)
+        if moved:
+            rows_params = [single._params_of(self.scenarios[i]) for i in moved]
+            for name, buffer in self._param_buffers.items():
+                if name == "reward_weights":
+                    buffer[moved] = np.stack([p.reward_weights for p in rows_params])
+                else:
+                    buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
+        # The drawn rows open together: one batch of the resetting rows, with their parameter rows.
+        opening = State(**{name: np.concatenate([getattr(s, name) for s in states]) for name in STATE_FIELDS})
+        open_episodes(Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()}), opening)
+        for name in STATE_FIELDS:
+            getattr(self.state, name)[rows] = getattr(opening, name)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Nothing to release: no subprocesses, no files."""
+
+
+def vector_spec(env_id: str = "supportgym/Incident-v1") -> EnvSpec:
+    """The registered spec of ``env_id`` with this class as its ``vector_entry_point``, for
+    ``gym.make_vec(vector_spec(id), num_envs=N, vectorization_mode="vector_entry_point")``.
+
+    The registered ids do not carry the vector entry point themselves: gymnasium refuses
+    ``vector_entry_point`` for a spec with ``additional_wrappers`` (theirs adds
+    ``EpisodeMetricsOnTruncation`` after ``gym.make``'s ``TimeLimit``), and registering one would
+    make ``gym.make_vec``'s default mode pick it and fail. This spec drops the wrapper, which only
+    matters under a ``TimeLimit``; the vector env reports ``episode_metrics`` for every ended row.
+    """
+    import gymnasium as gym
+
+    return replace(gym.spec(env_id), vector_entry_point=IncidentVectorEnv, additional_wrappers=())

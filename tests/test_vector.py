@@ -1,0 +1,124 @@
+"""The native vector env is the single env, batched: row i equals ``IncidentEnv`` seeded ``seed + i``."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+import supportgym  # noqa: F401  (registers the ids)
+from supportgym.env import IncidentEnv, InvalidActionError
+from supportgym.vector import IncidentVectorEnv, vector_spec
+
+
+def _pick(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
+    return np.array([rng.choice(np.flatnonzero(m)) for m in masks])
+
+
+@pytest.mark.parametrize("suite", ["standard", "hard"])
+def test_row_i_equals_a_single_env_seeded_seed_plus_i_across_autoresets(suite):
+    B, seed, steps = 5, 11, 160
+    venv = IncidentVectorEnv(num_envs=B, suite=suite)
+    singles = [IncidentEnv(suite) for _ in range(B)]
+    obs, info = venv.reset(seed=seed)
+    single_obs = []
+    for i, env in enumerate(singles):
+        o, inf = env.reset(seed=seed + i)
+        single_obs.append(o)
+        np.testing.assert_array_equal(obs[i], o)
+        np.testing.assert_array_equal(info["action_mask"][i], inf["action_mask"])
+    pick = np.random.default_rng(0)
+    ends, scenarios = 0, {env.scenario.name for env in singles}
+    for _ in range(steps):
+        actions = _pick(pick, info["action_mask"])
+        obs, reward, terminated, truncated, info = venv.step(actions)
+        assert obs.dtype == np.float32 and venv.observation_space.contains(obs)
+        for i, env in enumerate(singles):
+            o, r, te, tr, inf = env.step(int(actions[i]))
+            assert (r, te, tr) == (reward[i], terminated[i], truncated[i])
+            assert inf["minutes"] == info["minutes"][i] and inf["invalid_action"] == info["invalid_action"][i]
+            if te or tr:  # SAME_STEP: the row already holds the next episode
+                ends += 1
+                np.testing.assert_array_equal(info["final_obs"][i], o)
+                assert str(info["episode_metrics"][i]) == str(inf["episode_metrics"])  # nan-safe
+                np.testing.assert_array_equal(info["final_info"]["action_mask"][i], inf["action_mask"])
+                o, inf = env.reset()
+                scenarios.add(env.scenario.name)
+            else:
+                assert not info.get("_final_obs", np.zeros(B, bool))[i]
+            np.testing.assert_array_equal(obs[i], o)
+            np.testing.assert_array_equal(info["action_mask"][i], inf["action_mask"])
+        np.testing.assert_array_equal(venv.action_masks(), info["action_mask"])
+    assert ends >= 2 * B  # several autoresets per row on average
+    assert len(scenarios) >= 3  # rows ran different scenarios side by side
+
+
+def test_stacked_params_follow_each_rows_scenario():
+    venv = IncidentVectorEnv(num_envs=6, suite="standard")
+    venv.reset(seed=2)
+    pick = np.random.default_rng(1)
+    info = {"action_mask": venv.action_masks()}
+    for _ in range(60):
+        _, _, _, _, info = venv.step(_pick(pick, info["action_mask"]))
+    single = venv._single
+    for i, scenario in enumerate(venv.scenarios):
+        own = single._params_of(scenario)
+        np.testing.assert_array_equal(venv.params.calls[i], own.calls[0])
+        np.testing.assert_array_equal(venv.params.mask_table[i], own.mask_table[0])
+        np.testing.assert_array_equal(venv.params.reward_weights[i], own.reward_weights)
+    assert venv.params.reward_weights.shape == (6, venv.params.reward_weights.shape[1])
+
+
+def test_make_vec_builds_it_and_documents_the_autoreset_mode():
+    venv = gym.make_vec(vector_spec("supportgym/Incident-Hard-v1"), num_envs=3, vectorization_mode="vector_entry_point")
+    assert isinstance(venv, IncidentVectorEnv) and venv.suite.name == supportgym.load_suite("hard").name
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    obs, info = venv.reset(seed=0)
+    assert obs.shape == (3, *venv.single_observation_space.shape) and venv.observation_space.contains(obs)
+    assert info["action_mask"].shape == (3, venv.single_action_space.n)
+    assert venv.action_space.shape == (3,)
+    # the registered ids keep their gymnasium defaults (sync sub-envs)
+    assert isinstance(gym.make_vec("supportgym/Incident-v1", num_envs=2), gym.vector.SyncVectorEnv)
+
+
+def test_reset_mask_resets_only_its_rows_and_seeds_them_like_single_envs():
+    venv = IncidentVectorEnv(num_envs=3, suite="tutorial")
+    obs, info = venv.reset(seed=5)
+    venv.step(_pick(np.random.default_rng(0), info["action_mask"]))
+    before = venv.state.obs.copy()
+    obs, _ = venv.reset(seed=[None, 40, None], options={"reset_mask": np.array([False, True, False])})
+    np.testing.assert_array_equal(obs[[0, 2]], before[[0, 2]])
+    np.testing.assert_array_equal(obs[1], IncidentEnv("tutorial").reset(seed=40)[0])
+
+
+def test_fixed_scenario_and_scenario_option():
+    venv = IncidentVectorEnv(num_envs=2, suite="tutorial", scenario="cache-failure")
+    venv.reset(seed=0)
+    assert [s.name for s in venv.scenarios] == ["cache-failure"] * 2
+    venv.reset(seed=0, options={"scenario": "bad-deploy"})
+    assert [s.name for s in venv.scenarios] == ["bad-deploy"] * 2
+    np.testing.assert_array_equal(venv.state.obs[1],
+                                  IncidentEnv("tutorial").reset(seed=1, options={"scenario": "bad-deploy"})[0])
+
+
+@pytest.mark.parametrize("actions", [np.array([0, 1]), np.array([0.0, 1.0, 2.0]), np.array([0, -1, 2]),
+                                     np.array([0, 1, 10_000]), [[0, 1, 2]]], ids=repr)
+def test_malformed_actions_raise_and_change_nothing(actions):
+    venv = IncidentVectorEnv(num_envs=3, suite="tutorial")
+    venv.reset(seed=0)
+    before = venv.state.copy()
+    with pytest.raises(InvalidActionError):
+        venv.step(actions)
+    np.testing.assert_array_equal(venv.state.obs, before.obs)
+    np.testing.assert_array_equal(venv.state.steps, before.steps)
+
+
+def test_step_before_reset_and_bad_arguments_are_refused():
+    venv = IncidentVectorEnv(num_envs=2, suite="tutorial")
+    with pytest.raises(RuntimeError, match="reset"):
+        venv.step(np.zeros(2, dtype=int))
+    with pytest.raises(ValueError):
+        IncidentVectorEnv(num_envs=0)
+    with pytest.raises(ValueError, match="unknown reset option"):
+        venv.reset(options={"scenaro": "x"})

@@ -22,6 +22,7 @@ from supportgym.contract.vocabulary import (
     ServiceKind,
 )
 from supportgym.env import IncidentEnv, action_index
+from supportgym.episode import weight_array
 from supportgym.journal import Journal
 from supportgym.observe import refresh
 from supportgym.render import render_ansi
@@ -170,7 +171,7 @@ class ShiftEnv(gym.Env):
         self.n_incident_actions = self.layout.n_incident_actions
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.obs_size,), np.float32)
         self.action_space = spaces.Discrete(self.layout.n_actions)
-        self.weights = self.inner.params.reward_weights
+        self.weights = weight_array(self.suite.reward)
         self.action_names = self.inner.action_names + self._closure_names(self.inner.scenario.topology.names)
         self.system: ShiftSystem = self.suite.systems[0]
         self.knowledge = Knowledge.empty(max_services)

@@ -30,7 +30,7 @@ from supportgym.suite.loading import (
     _validate,
     load_suite,
 )
-from supportgym.suite.schema import DrawWeight, Name, NoiseSpec, Probability, Strict
+from supportgym.suite.schema import DrawWeight, Name, NoiseSpec, Probability, RewardWeights, Strict
 
 #: Where the built-in shift files live (a subdirectory, so the incident suites' ``*.yaml`` glob
 #: and their ids do not pick them up).
@@ -88,6 +88,10 @@ class ShiftSuiteSpec(Strict):
     """Incident slots per shift (a slot whose draw is quiet has no incident)."""
     noise: dict[str, object] = {}
     """Overrides of the incident suite's noise for every incident of the shift."""
+    reward: dict[str, object] = {}
+    """Overrides of the incident suite's reward weights for the shift's incidents (same fields as a
+    suite's ``reward``); the standard shift sets ``resolve_bonus: 0``, so that what a shift adds up
+    is user impact and engineer time, not a prize per incident (which would make incidents pay)."""
     closure: ClosureSpec = ClosureSpec()
     max_steps: Annotated[int, Field(ge=10, le=100_000)] = 5000
     """Steps after which the shift is truncated (a guard against a policy that never moves on)."""
@@ -121,6 +125,7 @@ class ShiftSuite:
     description: str
     source: str
     incident_suite: Suite
+    reward: RewardWeights
     incidents: int
     closure: ClosureSpec
     max_steps: int
@@ -203,10 +208,13 @@ def build_shift_suite(raw: Any, source: str = "<data>", max_services: int | None
     except SuiteError as e:
         raise SuiteError(source, "incident_suite", str(e)) from None
 
+    reward = _validate(RewardWeights, {**base.reward.model_dump(), **spec.reward}, source, ("reward",))
+
     def with_noise(sc: Scenario) -> Scenario:
-        if not spec.noise:
-            return sc
-        return replace(sc, noise=_validate(NoiseSpec, {**sc.noise.model_dump(), **spec.noise}, source, ("noise",)))
+        """The template with the shift's noise and reward overrides."""
+        noise = sc.noise if not spec.noise else _validate(NoiseSpec, {**sc.noise.model_dump(), **spec.noise}, source,
+                                                         ("noise",))
+        return replace(sc, noise=noise, reward=reward)
 
     systems, names = [], set()
     for i, sys_spec in enumerate(spec.systems):
@@ -253,5 +261,5 @@ def build_shift_suite(raw: Any, source: str = "<data>", max_services: int | None
         one_offs = tuple(with_noise(sc) for sc in on_topology)
         systems.append(ShiftSystem(sys_spec.name, sys_spec.weight, sys_spec.topology, tuple(weaknesses), one_offs,
                                    sys_spec.one_off_rate))
-    return ShiftSuite(spec.name, spec.description, source, base, spec.incidents, spec.closure, spec.max_steps,
+    return ShiftSuite(spec.name, spec.description, source, base, reward, spec.incidents, spec.closure, spec.max_steps,
                       tuple(systems))

@@ -179,6 +179,7 @@ class ShiftEnv(gym.Env):
         self._obs = np.zeros(self.layout.obs_size, np.float32)
         self._phase = INCIDENT
         self._active: list[bool] = []
+        self._where: list[str] = []
         self._slot = 0
         self._closure_used = 0
         self._auto = False
@@ -197,6 +198,8 @@ class ShiftEnv(gym.Env):
         self.system = self.suite.systems[int(self.np_random.choice(len(weights), p=weights / weights.sum()))]
         self.knowledge = Knowledge.empty(self.layout.max_services)
         self.log = ShiftLog()
+        # Where each weakness sits this shift (drawn when the file lists several services).
+        self._where = [w.services[int(self.np_random.integers(len(w.services)))] for w in self.system.weaknesses]
         self._active = [True] * len(self.system.weaknesses)
         self._slot, self._steps, self._return = 0, 0, 0.0
         self._started, self._done = True, False
@@ -311,7 +314,7 @@ class ShiftEnv(gym.Env):
             for k, rate in enumerate(rates):
                 if u < rate:
                     if k < len(system.weaknesses):
-                        return system.weaknesses[k].scenario
+                        return system.weaknesses[k].scenarios[self._where[k]]
                     weights = np.array([sc.weight for sc in system.one_offs])
                     return system.one_offs[int(self.np_random.choice(len(weights), p=weights / weights.sum()))]
                 u -= rate
@@ -353,7 +356,7 @@ class ShiftEnv(gym.Env):
         return float(reward)
 
     def _weakness_of(self, scenario: Scenario) -> str | None:
-        return next((w.name for w in self.system.weaknesses if w.scenario is scenario), None)
+        return next((w.name for w, s in zip(self.system.weaknesses, self._where) if w.scenarios[s] is scenario), None)
 
     def _close_incident(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """Note the incident's end and what was remedied (as the observation shows it); start closure."""
@@ -390,7 +393,7 @@ class ShiftEnv(gym.Env):
         spec = getattr(c, kind)
         entry: dict[str, Any] = {"kind": kind, "service": self.inner.scenario.topology.names[service],
                                  "after_slot": self._slot}
-        weak = [w for w in self.system.weaknesses if w.service == entry["service"]]
+        weak = [w for w, s in zip(self.system.weaknesses, self._where) if s == entry["service"]]
         if kind == RCA:
             k.kb[service] = remedy
             name = KB_REMEDIES[remedy]
@@ -400,8 +403,8 @@ class ShiftEnv(gym.Env):
             k.automated[service] = True
         elif kind == PERMANENT_FIX:
             k.fixed[service] = True
-            for j, w in enumerate(self.system.weaknesses):
-                if w.service == entry["service"]:
+            for j, s in enumerate(self._where):
+                if s == entry["service"]:
                     self._active[j] = False
             entry["weaknesses"] = len(weak)
         else:

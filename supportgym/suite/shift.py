@@ -62,8 +62,9 @@ class ClosureSpec(Strict):
 class WeaknessSpec(Strict):
     scenario: Name
     """A one-fault scenario of the incident suite: its fault type, change, onset and noise."""
-    service: Name
-    """The service it sits on (one of the scenario's fault services)."""
+    service: Name | Annotated[list[Name], Field(min_length=1)]
+    """The service it sits on (one of the scenario's fault services), or a list to draw one from
+    per shift (uniformly), so that a policy cannot learn where the weakness is, only notice it."""
     rate: Probability
     """Chance per incident slot that it recurs (until fixed for good)."""
 
@@ -100,13 +101,16 @@ class ShiftSuiteSpec(Strict):
 
 @dataclass(frozen=True)
 class Weakness:
-    """A latent weakness: ``scenario`` is its incident template, pinned to ``service``."""
+    """A latent weakness: per service it may sit on, its incident template pinned there."""
 
     name: str
-    scenario: Scenario
-    service: str
+    scenarios: dict[str, Scenario]
     fault: str
     rate: float
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(self.scenarios)
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ class ShiftSuite:
         """Every incident template a shift of this suite may open (weaknesses, then one-offs)."""
         seen: dict[str, Scenario] = {}
         for system in self.systems:
-            for sc in (*(w.scenario for w in system.weaknesses), *system.one_offs):
+            for sc in (*(s for w in system.weaknesses for s in w.scenarios.values()), *system.one_offs):
                 seen.setdefault(sc.name, sc)
         return tuple(seen.values())
 
@@ -247,17 +251,20 @@ def build_shift_suite(raw: Any, source: str = "<data>", max_services: int | None
                                                            "a weakness needs a one-fault scenario")
             entry = sc.faults[0]
             allowed = [entry.service] if isinstance(entry.service, str) else list(entry.service)
-            if w.service not in allowed:
-                raise SuiteError(source, f"{wh}.service", f"scenario {w.scenario!r} puts its fault on "
-                                                          f"{', '.join(allowed)}, not {w.service!r}")
-            key = (entry.type, w.service)
-            if key in seen:
-                raise SuiteError(source, f"{wh}", f"weakness {entry.type} on {w.service!r} is listed twice")
-            seen.add(key)
-            name = f"{sys_spec.name}:{w.scenario}@{w.service}"
-            pinned = replace(with_noise(sc), name=name, weight=1.0,
-                             faults=(entry.model_copy(update={"service": w.service}),))
-            weaknesses.append(Weakness(name, pinned, w.service, entry.type, w.rate))
+            services = [w.service] if isinstance(w.service, str) else list(w.service)
+            for service in services:
+                if service not in allowed:
+                    raise SuiteError(source, f"{wh}.service", f"scenario {w.scenario!r} puts its fault on "
+                                                              f"{', '.join(allowed)}, not {service!r}")
+            if len(set(services)) != len(services):
+                raise SuiteError(source, f"{wh}.service", "a service is listed twice")
+            if w.scenario in seen:
+                raise SuiteError(source, f"{wh}.scenario", f"scenario {w.scenario!r} is a weakness twice")
+            seen.add(w.scenario)
+            name = f"{sys_spec.name}:{w.scenario}"
+            pinned = {s: replace(with_noise(sc), name=f"{name}@{s}", weight=1.0,
+                                 faults=(entry.model_copy(update={"service": s}),)) for s in services}
+            weaknesses.append(Weakness(name, pinned, entry.type, w.rate))
         one_offs = tuple(with_noise(sc) for sc in on_topology)
         systems.append(ShiftSystem(sys_spec.name, sys_spec.weight, sys_spec.topology, tuple(weaknesses), one_offs,
                                    sys_spec.one_off_rate))

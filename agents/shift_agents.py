@@ -156,3 +156,33 @@ def make_shift_agent(name: str, env: gym.Env) -> ShiftExpertAgent:
 
 
 assert DONE and len(INTERVENTIONS) == len(DONE)
+
+
+class TrainedClosureAgent:
+    """A trained closure policy (``train_shift.py``) with the expert on the incidents.
+
+    The policy decides only in the closure phase (its action masks allow only closure work
+    there); every incident action is the expert's, as in the ``ExpertIncidents`` wrapper it was
+    trained in. ``model`` is anything with SB3's ``predict(obs, deterministic=, action_masks=)``.
+    """
+
+    name = "trained-closure"
+
+    def __init__(self, model: Any, layout: ShiftLayout):
+        self.model, self.layout = model, layout
+        self.expert = ShiftExpertAgent(layout, "none")
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        obs = np.asarray(observation, dtype=np.float32)
+        if obs.ndim != 1:
+            raise ValueError("TrainedClosureAgent plays one shift at a time")
+        memory = state[0] if state is not None and not (episode_start is not None and np.any(episode_start)) else None
+        memory = memory or ShiftMemory()
+        if self.layout.closure_phase(obs):
+            memory.in_closure = True  # the expert starts a new casebook at the next incident
+            mask = None if action_masks is None else np.asarray(action_masks, bool)[None]
+            action, _ = self.model.predict(obs[None], deterministic=deterministic, action_masks=mask)
+            return np.array(int(np.asarray(action).reshape(-1)[0])), (memory,)
+        return np.array(self.expert.act(obs, None if action_masks is None else np.asarray(action_masks, bool),
+                                        memory)), (memory,)

@@ -47,13 +47,13 @@ class WorkSpec(Strict):
 
 
 class ClosureSpec(Strict):
-    rca: WorkSpec = WorkSpec(minutes=45.0, tier=2)
+    rca: WorkSpec = WorkSpec(minutes=30.0, tier=2)
     """Write an RCA: name the service and the fix; the knowledge base then suggests it there."""
-    automate: WorkSpec = WorkSpec(minutes=120.0, tier=2)
+    automate: WorkSpec = WorkSpec(minutes=60.0, tier=2)
     """Automate the knowledge base's fix on a service: it runs by itself when the incident opens."""
-    permanent_fix: WorkSpec = WorkSpec(minutes=240.0, tier=3)
+    permanent_fix: WorkSpec = WorkSpec(minutes=180.0, tier=3)
     """L3 fixes why the system allowed it: the weaknesses on the service stop recurring."""
-    tune_alert: WorkSpec = WorkSpec(minutes=30.0, tier=1)
+    tune_alert: WorkSpec = WorkSpec(minutes=20.0, tier=1)
     """Fix a service's alert rules: no missed alerts or false alarms there from now on."""
     max_actions: Annotated[int, Field(ge=1, le=50)] = 6
     """Closure actions allowed between two incidents (then only "next incident")."""

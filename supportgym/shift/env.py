@@ -77,7 +77,7 @@ class ShiftEnv(gym.Env):
     """Work an on-call shift: several incidents on one system whose latent weaknesses recur.
 
     ## Description
-    The Learning stage of the support loop. One episode is a shift of ``incidents`` slots (12 in
+    The Learning stage of the support loop. One episode is a shift of ``incidents`` slots (16 in
     the standard shift) on one system (a topology of an incident suite, drawn by weight), which
     carries a few latent **weaknesses** (a fault type pinned to a service: a latent bug in
     checkout, a memory leak in catalog, ...). Each slot draws, with the shift file's rates, a
@@ -124,8 +124,10 @@ class ShiftEnv(gym.Env):
     ## Rewards
     The sum of the incidents' Incident-v1 rewards (user impact, engineer time, harm, the
     resolution's outcome, the end penalties) plus closure work's engineer time: its minutes times
-    the incident suite's ``engineer_per_minute`` at the work's tier (RCA 45 min at L2, automate 120
-    at L2, permanent fix 240 at L3, tune alerts 30 at L1 in the standard shift). So learning pays
+    the incident suite's ``engineer_per_minute`` at the work's tier (RCA 30 min at L2, automate 60
+    at L2, permanent fix 180 at L3, tune alerts 20 at L1 in the standard shift). A shift file may
+    override the incidents' reward weights: the standard shift sets ``resolve_bonus: 0``, since a
+    per-incident prize would make incidents pay and fixing them for good cost. So learning pays
     only when it pays off later in the shift.
 
     ## Starting state
@@ -183,6 +185,7 @@ class ShiftEnv(gym.Env):
         self._slot = 0
         self._closure_used = 0
         self._auto = False
+        self._record: dict[str, Any] = {}
         self._steps = 0
         self._return = 0.0
         self._started = False

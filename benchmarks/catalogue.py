@@ -108,11 +108,11 @@ def shift_sections() -> str:
         shift = load_shift_suite(name)
         c = shift.closure
         lines += ["", f"### Shift suite `{name}`", "", shift.description, "",
-                  f"Incident suite `{shift.incident_suite.name}`, {shift.incidents} slots per shift; closure work "
-                  f"(minutes at tier): RCA {c.rca.minutes:g} at L{c.rca.tier}, automate {c.automate.minutes:g} at "
-                  f"L{c.automate.tier}, permanent fix {c.permanent_fix.minutes:g} at L{c.permanent_fix.tier}, tune "
-                  f"alerts {c.tune_alert.minutes:g} at L{c.tune_alert.tier}; at most {c.max_actions} between two "
-                  f"incidents; resolve bonus {shift.reward.resolve_bonus:g}.", "",
+                  (f"Incident suite `{shift.incident_suite.name}`, {shift.incidents} slots per shift; closure work "
+                   f"(minutes at tier): RCA {c.rca.minutes:g} at L{c.rca.tier}, automate {c.automate.minutes:g} at "
+                   f"L{c.automate.tier}, permanent fix {c.permanent_fix.minutes:g} at L{c.permanent_fix.tier}, tune "
+                   f"alerts {c.tune_alert.minutes:g} at L{c.tune_alert.tier}; at most {c.max_actions} between two "
+                   f"incidents; resolve bonus {shift.reward.resolve_bonus:g}."), "",
                   "| system | topology | weakness (scenario) | fault | services | rate per slot |",
                   "|---|---|---|---|---|---|"]
         for system in shift.systems:

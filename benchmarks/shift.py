@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import supportgym  # noqa: E402,F401  (registers the environments)
-from agents.shift_agents import SHIFT_AGENTS, TrainedClosureAgent, make_shift_agent  # noqa: E402
-from evaluation.statistics import DEFAULT_REPS, stratified_ci  # noqa: E402
-from supportgym.shift.layout import ShiftLayout  # noqa: E402
+import supportgym  # noqa: F401  (registers the environments)
+from agents.shift_agents import SHIFT_AGENTS, TrainedClosureAgent, make_shift_agent
+from evaluation.statistics import DEFAULT_REPS, stratified_ci
+from supportgym.shift.layout import ShiftLayout
 
 REFERENCE = "shift-expert"
 AGENT_NOTES = """Shift return: the sum of the shift's incident rewards (Incident-v1's terms, with the shift's \
@@ -71,10 +71,10 @@ def ttr_by_index(records: list[dict[str, Any]], most: int) -> np.ndarray:
     return out
 
 
-def table(results: dict[str, list[dict[str, Any]]], commands: dict[str, str], reps: int, seed: int) -> str:
+def table(results: dict[str, list[dict[str, Any]]], reps: int, seed: int) -> str:
     ref = np.array([r["return"] for r in results[REFERENCE]])
-    lines = ["| agent | shift return [95% CI] | vs expert (paired) [95% CI] | incidents | held | "
-             "mean time to resolve (min) | RCAs (correct) | automations | permanent fixes | alert tunings |",
+    lines = [("| agent | shift return [95% CI] | vs expert (paired) [95% CI] | incidents | held | "
+              "mean time to resolve (min) | RCAs (correct) | automations | permanent fixes | alert tunings |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, records in results.items():
         ret = np.array([r["return"] for r in records])
@@ -90,8 +90,7 @@ def table(results: dict[str, list[dict[str, Any]]], commands: dict[str, str], re
         lines.append(f"| {name} | {m:.1f} [{lo:.1f}, {hi:.1f}] | {diff} | {incidents:.1f} | {held:.0%} | "
                      f"{np.mean(ttr):.0f} | {closure['rca']:.1f} ({correct:.1f}) | {closure['automate']:.1f} | "
                      f"{closure['permanent_fix']:.1f} | {closure['tune_alert']:.1f} |")
-    notes = [f"* `{name}`: `{cmd}`" for name, cmd in commands.items()]
-    return "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "")
+    return "\n".join(lines)
 
 
 def plot(results: dict[str, list[dict[str, Any]]], path: Path, most: int, reps: int, seed: int) -> None:
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = [run_shift(env, agent, args.seed + i) for i in range(args.shifts)]
         print(f"{name}: {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
     most = env.unwrapped.incidents
-    text = table(results, {}, args.reps, args.seed)
+    text = table(results, args.reps, args.seed)
     given = list(argv if argv is not None else sys.argv[1:])
     shown = [a for i, a in enumerate(given) if a != "--note" and (i == 0 or given[i - 1] != "--note")]
     command = shlex.join(["python", "benchmarks/shift.py", *shown])  # the notes are below the table

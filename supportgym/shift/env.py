@@ -259,9 +259,7 @@ class ShiftEnv(gym.Env):
     def action_masks(self) -> np.ndarray:
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         mask = np.zeros(self.layout.n_actions, dtype=bool)
-        if not self._started:
-            mask[: self.n_incident_actions] = self.inner.action_masks()
-        elif self._phase == INCIDENT and not self._done:
+        if not self._started or (self._phase == INCIDENT and not self._done):
             mask[: self.n_incident_actions] = self.inner.action_masks()
         else:
             mask[self.n_incident_actions:] = self._closure_mask()
@@ -349,7 +347,7 @@ class ShiftEnv(gym.Env):
         # The automation runs the fix through the core at the tier it needs, with no engineer paid.
         tier = int(s.tier[0])
         s.tier[0] = max(tier, int(MIN_TIER[kind]))
-        _, reward, ended, out_of_time, info = self.inner.step(self.inner.table.index(kind, culprit))
+        _, reward, _, _, info = self.inner.step(self.inner.table.index(kind, culprit))  # minutes: never the end
         s.tier[0] = tier
         refresh(p, s, np.zeros(1))
         reward += float(self.weights[W_ENGINEER + max(tier, int(MIN_TIER[kind])) - 1]) * info["minutes"]

@@ -213,3 +213,17 @@ def test_learning_beats_no_learning_and_exploits_score_below_a_sound_policy():
     assert learning > expert + 10
     assert rca_spam < learning and tune_spam < learning
     assert rca_spam < expert and tune_spam < expert
+
+
+def test_tuned_alerts_neither_miss_nor_cry_wolf(tmp_path):
+    """With every alert rule broken and false alarms everywhere (the shift's noise override), the
+    services whose alerts were tuned have neither in the next incident; the others keep both."""
+    env = ShiftEnv(shift_file(tmp_path, incidents=2, noise={"missed_alert_rate": 1.0, "false_alarm_rate": 1.0}))
+    names = env.inner.scenario.topology.names
+    checkout, edge = names.index("checkout"), names.index("edge")
+    play(env, 2, lambda e, o, k: [e.layout.tune_alert(checkout), e.layout.tune_alert(edge)] if k == 1 else [])
+    s = env.inner.state
+    for i in range(len(names)):
+        tuned = i in (checkout, edge)
+        assert s.alert_muted[0, i].any() != tuned and np.isfinite(s.false_until[0, i]).any() != tuned
+    assert env.knowledge.tuned[[checkout, edge]].all() and env.knowledge.tuned.sum() == 2

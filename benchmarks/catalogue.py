@@ -90,6 +90,37 @@ def render(suites: list[Suite], results: dict[tuple[str, str], dict[str, Any]], 
         lines.append(f"| [`{suite.name}`](#suite-{suite.name}) | {len(suite.scenarios)} | {topologies} | {mean} |")
     for suite in suites:
         lines += ["", *_suite_section(suite, results)]
+    return "\n".join(lines) + "\n" + shift_sections()
+
+
+def shift_sections() -> str:
+    """The built-in shift suites (``supportgym/Shift-v0``, ``scenarios/shifts/``): their systems,
+    weaknesses with recurrence rates, and closure costs. Static: the shift baselines are measured
+    by ``benchmarks/shift.py`` (docs/shift.md)."""
+    from supportgym.suite.shift import builtin_shift_suites, load_shift_suite
+
+    lines = ["", "## Shift suites (`supportgym/Shift-v0`)", "",
+             ("On-call shifts of several incidents on one system whose weaknesses recur until fixed for good "
+              "(`scenarios/shifts/`); the baselines' results are in [shift.md](shift.md). Each slot draws a "
+              "weakness still active with its rate, a one-off scenario of the topology with the one-off rate, "
+              "or nothing; a weakness listed with several services sits on one of them, drawn per shift.")]
+    for name in builtin_shift_suites():
+        shift = load_shift_suite(name)
+        c = shift.closure
+        lines += ["", f"### Shift suite `{name}`", "", shift.description, "",
+                  (f"Incident suite `{shift.incident_suite.name}`, {shift.incidents} slots per shift; closure work "
+                   f"(minutes at tier): RCA {c.rca.minutes:g} at L{c.rca.tier}, automate {c.automate.minutes:g} at "
+                   f"L{c.automate.tier}, permanent fix {c.permanent_fix.minutes:g} at L{c.permanent_fix.tier}, tune "
+                   f"alerts {c.tune_alert.minutes:g} at L{c.tune_alert.tier}; at most {c.max_actions} between two "
+                   f"incidents; resolve bonus {shift.reward.resolve_bonus:g}."), "",
+                  "| system | topology | weakness (scenario) | fault | services | rate per slot |",
+                  "|---|---|---|---|---|---|"]
+        for system in shift.systems:
+            for w in system.weaknesses:
+                lines.append(f"| `{system.name}` | `{system.topology}` | `{w.name.split(':', 1)[1]}` | `{w.fault}` | "
+                             f"{', '.join(f'`{s}`' for s in w.services)} | {w.rate:g} |")
+            lines.append(f"| `{system.name}` | `{system.topology}` | one-off (any of {len(system.one_offs)} "
+                         f"scenarios) | | | {system.one_off_rate:g} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 """supportgym: a Gymnasium environment for production incident response.
 
-``import supportgym`` registers ``supportgym/Incident-v1`` (the standard suite) and one id per
-built-in suite, ``supportgym/Incident-<Suite>-v1`` (:func:`suite_id`), and nothing else: the names below
+``import supportgym`` registers ``supportgym/Incident-v1`` (the standard suite), one id per
+built-in suite, ``supportgym/Incident-<Suite>-v1`` (:func:`suite_id`), and the on-call shift
+``supportgym/Shift-v0`` (``supportgym.shift``), and nothing else: the names below
 load on first use, so a module that imports only ``supportgym.contract`` (the agents do) never
 loads the simulator.
 """
@@ -31,6 +32,8 @@ __all__ = list(_PUBLIC)
 _WRAPPERS = (WrapperSpec("EpisodeMetricsOnTruncation", "supportgym.env:EpisodeMetricsOnTruncation", {}),)
 
 register(id="supportgym/Incident-v1", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
+#: The on-call shift (the Learning stage): several incidents on one system, closure work between them.
+register(id="supportgym/Shift-v0", entry_point="supportgym.shift.env:ShiftEnv", kwargs={"suite": "standard"})
 
 
 def suite_id(suite: str) -> str:

@@ -11,7 +11,8 @@ from supportgym import builtin_suites, suite_id
 
 def test_every_builtin_suite_has_an_id_and_no_other_id_exists():
     ours = {k for k in gym.registry if k.startswith("supportgym/")}
-    assert ours == {"supportgym/Incident-v1", *(suite_id(s) for s in builtin_suites(training_distributions=False))}
+    assert ours == {"supportgym/Incident-v1", "supportgym/Shift-v0",
+                    *(suite_id(s) for s in builtin_suites(training_distributions=False))}
     assert len(builtin_suites(training_distributions=False)) >= 4  # tutorial, standard, hard, heldout
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from agents import make_agent
-from evaluation.play import EPISODE_FIELDS, EpisodePlan, make_env, play, play_agents, run_episode
+from evaluation.play import (EPISODE_FIELDS, EpisodePlan, batchable, cached_agent, cached_env, make_env, play,
+                             play_agents, play_batched, run_episode)
 from evaluation.statistics import normalised_score, normalised_scores, stratified_ci
 from evaluation.summary import FLAT_KEYS, flat, summarise_all
 
@@ -209,3 +210,16 @@ def test_stratified_ci_handles_single_episode_strata():
     lo, hi = stratified_ci(scores, strata, np.mean, 500, 0)
     assert lo <= scores.mean() <= hi
     assert stratified_ci(np.array([1.0, 2.0]), ["a", "b"], np.mean, 500, 0) == (1.5, 1.5)
+
+
+@pytest.mark.parametrize("suite", ["standard", "hard"])
+def test_rule_agents_play_batched_on_the_vector_env_exactly_as_one_env_at_a_time(suite):
+    plan = EpisodePlan(suite, 40, 3, 16)
+    indices = range(5, 40)  # a chunk that does not start at 0, played by fewer rows than episodes
+    for spec in ("random", "naive", "runbook", "expert"):
+        agent = cached_agent(spec, suite, 16)
+        assert batchable(agent)
+        single = play(cached_env(suite, 16), agent, plan, indices)
+        batched = play_batched(agent, plan, indices, rows=8)
+        assert json.dumps(batched) == json.dumps(single), spec  # NaN-safe, order included
+    assert not batchable(cached_agent("oracle", suite, 16))  # it reads its env: one at a time

@@ -33,6 +33,7 @@ from agents.view import View
 from supportgym.contract.observation import CUSTOMER_BROKEN, CUSTOMER_SILENT, CUSTOMER_WORKS
 from supportgym.contract.vocabulary import (
     DEFAULT_SLO_LATENCY_FACTOR,
+    FILE_ACTIONS,
     KB_REMEDIES,
     MIN_TIER,
     MITIGATED_IMPACT,
@@ -156,7 +157,7 @@ class ExpertAgent(RuleAgent):
         if not book.kb_searched:
             return self.desk.act(A.SEARCH_KB)
         if view.category is None:
-            return self.desk.act(A.FILE_API + team_by_alerts(view))
+            return self.desk.act(FILE_ACTIONS[team_by_alerts(view)])
         if view.routed != view.category:
             return self.desk.act(A.REASSIGN)
         return None

@@ -18,6 +18,7 @@ from supportgym.contract.vocabulary import (
     ACTION_MINUTES,
     BUSY_UTILISATION,
     ESCALATION_MINUTES,
+    FILE_ACTIONS,
     MIN_TIER,
     SATURATED,
     ActionKind,
@@ -65,7 +66,7 @@ class OracleAgent:
         u = self.env.unwrapped
         s, table = u.state, u.table
         if s.category[0] != s.true_team[0]:
-            return table.index(ActionKind.FILE_API + int(s.true_team[0]))
+            return table.index(FILE_ACTIONS[s.true_team[0]])
         if s.routed[0] != s.true_team[0]:
             return table.index(ActionKind.REASSIGN)
         return table.index(ActionKind.ESCALATE)

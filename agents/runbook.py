@@ -28,7 +28,7 @@ from agents.rule import RuleAgent
 from agents.view import View
 from supportgym.contract.observation import CUSTOMER_NONE
 from supportgym.contract.observation import encode_recency
-from supportgym.contract.vocabulary import MIN_TIER, REMEDY_NAMES, ActionKind, ServiceKind, KB_REMEDIES
+from supportgym.contract.vocabulary import FILE_ACTIONS, KB_REMEDIES, MIN_TIER, REMEDY_NAMES, ActionKind, ServiceKind
 
 #: A change counts as recent within two hours.
 RECENT_MINUTES = 120.0
@@ -86,7 +86,7 @@ class RunbookAgent(RuleAgent):
 
     def route(self, view: View, mask: np.ndarray, notes: RunbookNotes) -> int | None:
         if view.category is None:
-            return self.desk.act(ActionKind.FILE_API + team_by_ticket(view))
+            return self.desk.act(FILE_ACTIONS[team_by_ticket(view)])
         if view.routed != view.category:
             return self.desk.act(ActionKind.REASSIGN)
         notes.step = Step.KNOWN_ISSUE

@@ -35,6 +35,7 @@ from supportgym.contract.observation import (
     decode_utilisation,
 )
 from supportgym.contract.vocabulary import ALERT_KINDS, DONE, LogClass, ServiceKind, Ticket
+from supportgym.render import VALIDATION_WORDS
 
 #: Frame size (width, height): 16:9, both multiples of 16 so video encoders need not resize.
 FRAME_SIZE = (1024, 576)
@@ -46,7 +47,6 @@ _ALERT_FILL = {"down": (150, 30, 40), "errors": (225, 80, 70), "latency": (240, 
                "saturation": (240, 215, 90)}
 _QUIET_FILL = (200, 228, 200)
 _SEVERITY_ORDER = ("down", "errors", "latency", "saturation")
-_VALIDATION = ("not validated", "healthy", "UNHEALTHY")
 _TIMELINE_ACTIONS = 8
 
 
@@ -142,7 +142,7 @@ def render_rgb(svc: np.ndarray | None, glob: np.ndarray | None, minutes: float, 
     header = (f"t+{minutes:.0f} min   tier L{int(np.argmax(glob[G_TIER])) + 1}   "
               f"{'SEV' + str(declared) if declared else 'severity undeclared'}   "
               f"ticket: {Ticket(int(np.argmax(glob[G_TICKET]))).name.lower().replace('_', ' ')}   "
-              f"validation: {_VALIDATION[int(np.argmax(glob[G_VALIDATION]))]}")
+              f"validation: {VALIDATION_WORDS[int(np.argmax(glob[G_VALIDATION]))]}")
     _text(img, (16, 10), header, _INK, 18)
     x = width - 16  # legend of node colours, right-aligned
     for label, colour in [("no alert", _QUIET_FILL), *((k, _ALERT_FILL[k]) for k in reversed(_SEVERITY_ORDER))][::-1]:

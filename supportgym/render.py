@@ -26,7 +26,8 @@ from supportgym.contract.observation import (
 from supportgym.contract.vocabulary import ALERT_KINDS, LogClass, Team, Ticket
 from supportgym.world.state import State
 
-_VALIDATION = ("not validated", "healthy", "UNHEALTHY")  # by VALIDATION_RESULTS index
+#: How a person reads the last validation result, by ``VALIDATION_RESULTS`` index (render, picture, report).
+VALIDATION_WORDS = ("not validated", "healthy", "UNHEALTHY")
 
 
 def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
@@ -43,7 +44,7 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
         f"ticket: {Ticket(int(s.ticket[0])).name.lower().replace('_', ' ')} · "
         f"with team {Team(int(s.routed[0])).name} · "
         f"filed as {Team(int(s.category[0])).name if s.category[0] >= 0 else '-'} · "
-        f"validation: {_VALIDATION[int(np.argmax(g[G_VALIDATION]))]} · "
+        f"validation: {VALIDATION_WORDS[int(np.argmax(g[G_VALIDATION]))]} · "
         f"customer: {CUSTOMER_ANSWERS[int(np.argmax(g[G_CUSTOMER]))]}",
         "",
         f"{'service':<14}{'alerts':<28}{'evidence'}",
@@ -64,8 +65,8 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
         if o[SF["trace_points_here"]]:
             evidence.append("a trace points here")
         if o[SF["changes_fresh"]] > 0:
-            evidence.append(f"deploy {_age(s.time[0] - s.deploy_time[0, i])} ago, "
-                            f"config {_age(s.time[0] - s.config_time[0, i])} ago")
+            evidence.append(f"deploy {age_text(s.time[0] - s.deploy_time[0, i])} ago, "
+                            f"config {age_text(s.time[0] - s.config_time[0, i])} ago")
         if o[SF["reproduce_fresh"]] > 0:
             evidence.append(f"reproduced: {o[SF['repro_failed']]:.0%} of requests fail")
         if o[SF["repro_hop"]]:
@@ -79,5 +80,6 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
     return "\n".join(lines) + "\n"
 
 
-def _age(minutes: float) -> str:
+def age_text(minutes: float) -> str:
+    """Minutes as a short age: ``42m``, ``5h``, ``3d``."""
     return f"{minutes:.0f}m" if minutes < 120 else f"{minutes / 60:.0f}h" if minutes < 2880 else f"{minutes / 1440:.0f}d"

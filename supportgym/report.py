@@ -74,7 +74,7 @@ from supportgym.contract.vocabulary import (
 )
 from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
-from supportgym.render import _VALIDATION, _age
+from supportgym.render import VALIDATION_WORDS, age_text
 from supportgym.reward import N_WEIGHTS, W_SEVERITY_MISMATCH, end_reward
 from supportgym.suite import Scenario
 from supportgym.world.faults import FAULT_NAMES, FAULTS, FaultSpec
@@ -227,7 +227,7 @@ def _traces(r: Reading) -> Finding:
 def _changes(r: Reading) -> Finding:
     with np.errstate(divide="ignore"):
         ages = {change: float(decode_recency(r.col(f"{change}_recent"))) for change in ("deploy", "config")}
-    text = ", ".join(f"{change} {_age(age)} ago" if math.isfinite(age) else f"{change} long ago"
+    text = ", ".join(f"{change} {age_text(age)} ago" if math.isfinite(age) else f"{change} long ago"
                      for change, age in ages.items())
     if r.col("change_reverted"):
         return Finding(text + ", last change rolled back")
@@ -246,7 +246,7 @@ def _knowledge_base(r: Reading) -> Finding:
 
 
 def _validation(r: Reading) -> Finding:
-    return Finding(_VALIDATION[int(one_hot_index(r.g_after, G_VALIDATION))], evidence=False)
+    return Finding(VALIDATION_WORDS[int(one_hot_index(r.g_after, G_VALIDATION))], evidence=False)
 
 
 def _tier(r: Reading) -> Finding:

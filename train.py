@@ -70,6 +70,8 @@ class Args:
     hp: list[str] = field(default_factory=list)
     eval_freq: int = 10_000
     eval_episodes: int = 60
+    eval_suite: str | None = None  # default: supportgym.selection_suite(suite)
+    watch_suite: str | None = None  # default: heldout when training on a training distribution
     checkpoint_freq: int = 20_000
     max_services: int = 16
     torch_threads: int = 1
@@ -102,6 +104,13 @@ def parse_args(argv: list[str] | None = None) -> Args:
                    help="override a hyperparameter, e.g. --hp learning_rate=1e-4 (repeatable)")
     p.add_argument("--eval-freq", type=_positive, default=d.eval_freq, help="steps between evaluations")
     p.add_argument("--eval-episodes", type=_positive, default=d.eval_episodes, help="episodes per evaluation")
+    p.add_argument("--eval-suite", default=None, metavar="SUITE",
+                   help="suite of the periodic evaluation that selects best_model.zip (default: the training "
+                        "suite's validation draw, 'validation' for 'train', else the training suite); never a "
+                        "held-out suite")
+    p.add_argument("--watch-suite", default=None, metavar="SUITE",
+                   help="a second suite evaluated at the same times and logged as eval_<suite>/* to watch, never "
+                        "to select on (default: heldout when training on 'train', else none; 'none' for none)")
     p.add_argument("--checkpoint-freq", type=_positive, default=d.checkpoint_freq, help="steps between checkpoints")
     p.add_argument("--max-services", type=_positive, default=d.max_services, help="observation padding")
     p.add_argument("--torch-threads", type=_positive, default=d.torch_threads,
@@ -174,6 +183,19 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
     if args.max_services < suite.max_services:
         raise ConfigError(f"--max-services {args.max_services} is smaller than suite {suite.name!r}, whose largest "
                           f"topology has {suite.max_services} services")
+    args.eval_suite = args.eval_suite or supportgym.selection_suite(args.suite)
+    if args.watch_suite is None:
+        args.watch_suite = "heldout" if args.suite in supportgym.TRAINING_DISTRIBUTIONS else "none"
+    for option, name in (("--eval-suite", args.eval_suite), ("--watch-suite", args.watch_suite)):
+        if name == "none" and option == "--watch-suite":
+            continue
+        other = supportgym.load_suite(name, args.max_services)
+        if other.heldout and option == "--eval-suite":
+            raise ConfigError(f"--eval-suite {name!r} is held out: select models on a validation draw, and "
+                              f"watch the held-out suite with --watch-suite")
+        if args.max_services < other.max_services:
+            raise ConfigError(f"{option} {name!r} has a topology of {other.max_services} services, more than "
+                              f"--max-services {args.max_services}")
     accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
     hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
     if args.timesteps is None:  # a new run without --timesteps: the budget its hyperparameters give
@@ -314,10 +336,16 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
     if isinstance(model.get_env(), VecNormalize):
         setattr(model, VECNORMALIZE_MARKER, True)  # saved in the model's data: its statistics are needed
 
-    evaluator = DomainEvaluator(args.suite, args.eval_episodes, seed=10_000 + args.seed,
+    evaluator = DomainEvaluator(args.eval_suite, args.eval_episodes, seed=10_000 + args.seed,
                                 max_services=args.max_services, algo=args.algo)
-    print(f"evaluating baselines on {args.eval_episodes} fixed episodes of {args.suite} ...")
-    evaluation = DomainEval(evaluator, evaluator.baselines(), run_dir, args.eval_freq)
+    watched = None
+    if args.watch_suite != "none":
+        watched = DomainEvaluator(args.watch_suite, args.eval_episodes, seed=10_000 + args.seed,
+                                  max_services=args.max_services, algo=args.algo)
+    suites = args.eval_suite + (f" and {args.watch_suite}" if watched else "")
+    print(f"evaluating baselines on {args.eval_episodes} fixed episodes of {suites} ...")
+    evaluation = DomainEval(evaluator, evaluator.baselines(), run_dir, args.eval_freq,
+                            watch=(Path(args.watch_suite).stem, watched, watched.baselines()) if watched else None)
     callbacks: list = [AtomicCheckpoint(run_dir, args.checkpoint_freq), evaluation]
     if args.progress:
         callbacks.append(Progress(args.timesteps, evaluation))
@@ -361,7 +389,7 @@ def learn(args: Args, run_dir: Path, model: Any, evaluator: DomainEvaluator, cal
               f"resolve-and-hold {final['resolve_rate']:.0%}")
     print(f"model:       {run_dir / 'model.zip'}  (best: {run_dir / 'best_model.zip'})")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tb'}")
-    print(f"evaluate:    python evaluate.py --suite {args.suite} "
+    print(f"evaluate:    python evaluate.py --suite {args.eval_suite} "
           f"--agents random,naive,runbook,expert,oracle,{run_dir / 'model.zip'} --episodes 200 --seed 0 "
           f"--out results/{run_dir.name}")
     return 130 if interrupted else 0

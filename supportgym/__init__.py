@@ -47,6 +47,14 @@ def suite_id(suite: str) -> str:
 #: that need 24 slots): drawn from by training and model selection; they get no id of their own
 #: and are not catalogued or tested one scenario at a time.
 TRAINING_DISTRIBUTIONS = ("train", "validation")
+#: A training distribution's validation draw (the same generator settings, other seeds): where
+#: models trained on it are selected, so that no selection looks at the held-out suite.
+VALIDATION_SUITES = {"train": "validation"}
+
+
+def selection_suite(suite: str) -> str:
+    """The suite that selects models trained on ``suite``: its validation draw, or ``suite`` itself."""
+    return VALIDATION_SUITES.get(suite, suite)
 
 
 def builtin_suite_dir() -> Path:

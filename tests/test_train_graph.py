@@ -24,12 +24,13 @@ GRAPH = ["--algo", "maskable_ppo", "--policy", "graph", *TINY, *TINY_HP["maskabl
 
 def test_graph_policy_trains_logs_and_evaluates(tmp_path):
     result = train(tmp_path, "--run-dir", "g", "--timesteps", "512", "--eval-freq", "256", "--checkpoint-freq", "256",
-                   *GRAPH)
+                   "--watch-suite", "standard", *GRAPH)
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "g"
     assert yaml.safe_load((run / "config.yaml").read_text())["args"]["policy"] == "graph"
     tags = scalar_tags(run)
-    for tag in ("eval/score", "eval/resolve_rate", "baselines/expert_score"):
+    for tag in ("eval/score", "eval/resolve_rate", "baselines/expert_score",
+                "eval_standard/score", "baselines_standard/expert_score"):  # the watched suite
         assert tag in tags, (tag, sorted(tags))
     played = evaluate("--suite", "tutorial", "--agents", f"random,oracle,{run / 'model.zip'}", "--episodes", "3",
                       "--reps", "100", "--out", str(tmp_path / "out"))  # other slot counts: test_graph_models.py
@@ -61,6 +62,8 @@ def test_warm_start_and_critic_warmup_with_the_graph_policy(tmp_path):
     (["--algo", "ppo", "--policy", "graph", "--hp", "normalize=true"], "cannot be combined with normalize"),
     (["--algo", "ppo", "--hp", "critic_warmup_steps=1.5"], "critic_warmup_steps=1.5: expected an integer >= 0"),
     (["--algo", "dqn", "--hp", "critic_warmup_steps=100"], "critic_warmup_steps works with ppo, maskable_ppo"),
+    (["--eval-suite", "heldout"], "--eval-suite 'heldout' is held out"),
+    (["--watch-suite", "no-such-suite"], "no-such-suite"),
 ])
 def test_graph_and_warmup_usage_errors(tmp_path, capsys, args, message):
     import train as train_module
@@ -69,6 +72,15 @@ def test_graph_and_warmup_usage_errors(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "bad").exists()  # nothing was written
+
+
+def test_models_trained_on_the_training_distribution_are_selected_on_its_validation_draw():
+    import train as train_module
+
+    args, _ = train_module.plan(train_module.Args(suite="train", max_services=24))
+    assert (args.eval_suite, args.watch_suite) == ("validation", "heldout")
+    args, _ = train_module.plan(train_module.Args(suite="standard"))
+    assert (args.eval_suite, args.watch_suite) == ("standard", "none")
 
 
 def _parameters(module: th.nn.Module) -> list[th.Tensor]:

@@ -34,13 +34,21 @@ class AtomicCheckpoint(BaseCallback):
         return True
 
 
+#: A suite watched but never selected on: its name, its evaluator and its baselines' metrics.
+Watched = tuple[str, Evaluator, dict[str, dict[str, float]]]
+
+
 class DomainEval(BaseCallback):
     """Every ``every`` steps: evaluate the policy on fixed episodes, log ``eval/*`` and the
-    baselines' scores on the same episodes as ``baselines/*`` reference lines, keep the best model."""
+    baselines' scores on the same episodes as ``baselines/*`` reference lines, keep the best model.
+    A ``watch``ed suite (e.g. the held-out one) is evaluated at the same times and logged as
+    ``eval_<suite>/*`` and ``baselines_<suite>/*``; it never decides the best model."""
 
-    def __init__(self, evaluate: Evaluator, baselines: dict[str, dict[str, float]], run_dir: Path, every: int):
+    def __init__(self, evaluate: Evaluator, baselines: dict[str, dict[str, float]], run_dir: Path, every: int,
+                 watch: Watched | None = None):
         super().__init__()
         self.evaluate, self.baselines, self.run_dir, self.every = evaluate, baselines, run_dir, every
+        self.watch = watch
         self.last = -every
         self.best = float("-inf")
         self.latest: dict[str, float] = {}
@@ -61,6 +69,12 @@ class DomainEval(BaseCallback):
             self.logger.record(f"eval/{key}", value)
         for name, metrics in self.baselines.items():
             self.logger.record(f"baselines/{name}_score", metrics["score"])
+        if self.watch is not None:
+            suite, evaluate, baselines = self.watch
+            for key, value in evaluate(self.model).items():
+                self.logger.record(f"eval_{suite}/{key}", value)
+            for name, metrics in baselines.items():
+                self.logger.record(f"baselines_{suite}/{name}_score", metrics["score"])
         self.logger.dump(self.num_timesteps)
         if self.latest["score"] > self.best:
             self.best = self.latest["score"]

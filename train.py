@@ -41,7 +41,7 @@ from agents.trained import VECNORMALIZE_MARKER, vec_normalize_path
 from agents.graph import GraphPolicy, MaskableGraphPolicy
 from supportgym.sb3 import IncidentSB3VecEnv
 from supportgym.vector import IncidentVectorEnv
-from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress
+from training.callbacks import AtomicCheckpoint, CriticWarmup, DomainEval, Progress, WallClockBudget
 from training.config import (CRITIC_WARMUP_KEY, TRAINER_KEYS, ConfigError, apply_overrides, load_hyperparams,
                              validate_hyperparams)
 from evaluation.cli import OneLineParser
@@ -79,6 +79,7 @@ class Args:
     warm_start_episodes: int = 1000
     warm_start_epochs: int = 30
     dagger_rounds: int = 0
+    minutes: float | None = None  # a wall-time budget for the RL phase
     dagger_epochs: int = 10
     resume: str | None = None
     force: bool = False
@@ -129,6 +130,10 @@ def parse_args(argv: list[str] | None = None) -> Args:
                         "(teacher: expert) (default: %(default)s)")
     p.add_argument("--dagger-epochs", type=_positive, default=d.dagger_epochs,
                    help="passes over all labels so far in each DAgger round (default: %(default)s)")
+    p.add_argument("--minutes", type=_positive_float, default=None,
+                   help="stop reinforcement learning after this many minutes of wall time, or at --timesteps, "
+                        "whichever comes first (the steps done depend on the machine; config.yaml and the "
+                        "final line record them)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue a run from its last checkpoint (with --timesteps: to a new total)")
     p.add_argument("--force", action="store_true",
@@ -145,6 +150,16 @@ def _integer(text: str, low: int, what: str) -> int:
     if not number.is_integer() or number < low:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return int(number)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return number
 
 
 def _positive(text: str) -> int:
@@ -364,6 +379,8 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
         callbacks.append(Progress(args.timesteps, evaluation))
     if hyperparams.get(CRITIC_WARMUP_KEY):
         callbacks.append(CriticWarmup(hyperparams[CRITIC_WARMUP_KEY]))
+    if args.minutes:
+        callbacks.append(WallClockBudget(60 * args.minutes))
     return model, evaluator, callbacks
 
 

@@ -112,3 +112,20 @@ def test_dagger_refines_the_clone(tmp_path):
                    "--dagger-epochs", "1", *GRAPH)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("DAgger round") == 2 and "DAgger: 2 round(s)" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "soon"])
+def test_a_bad_wall_time_budget_is_a_usage_error(capsys, value):
+    import train as train_module
+
+    with pytest.raises(SystemExit) as stop:
+        train_module.parse_args(["--minutes", value])
+    assert stop.value.code == 2 and "--minutes: expected a positive number" in capsys.readouterr().err
+
+
+def test_a_wall_time_budget_stops_training_early(tmp_path):
+    result = train(tmp_path, "--run-dir", "m", "--timesteps", "1000000", "--minutes", "0.02", "--eval-freq", "100000",
+                   *GRAPH)
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps = int(result.stdout.split("finished after ")[1].split()[0])
+    assert 0 < steps < 100_000 and (tmp_path / "m" / "model.zip").is_file()

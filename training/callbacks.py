@@ -115,6 +115,22 @@ class Progress(BaseCallback):
             self.bar = None
 
 
+class WallClockBudget(BaseCallback):
+    """Stop training once ``seconds`` of wall time have passed since training started (checked
+    every step; the update under way when it runs out finishes first)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.deadline = float("inf")
+
+    def _on_training_start(self) -> None:
+        self.deadline = time.perf_counter() + self.seconds
+
+    def _on_step(self) -> bool:
+        return time.perf_counter() < self.deadline
+
+
 class CriticWarmup(BaseCallback):
     """Freeze the actor for the first ``steps`` RL steps while the critic learns. After a
     behaviour-cloning warm start the critic is untrained: its early advantages are noise, and

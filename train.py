@@ -50,7 +50,7 @@ from training.models import ALGORITHM_CLASSES
 from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, latest_checkpoint, read_config,
                              remove_temporary_files, resolve_run_dir, save_checkpoint, write_config)
 from training.shaping import ImpactShaping
-from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations, dagger
+from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
 #: --policy graph: the graph policy of each algorithm that has one.
 GRAPH_POLICIES = {"ppo": GraphPolicy, "maskable_ppo": MaskableGraphPolicy}
@@ -78,9 +78,7 @@ class Args:
     warm_start: str | None = None
     warm_start_episodes: int = 1000
     warm_start_epochs: int = 30
-    dagger_rounds: int = 0
     minutes: float | None = None  # a wall-time budget for the RL phase
-    dagger_epochs: int = 10
     resume: str | None = None
     force: bool = False
     progress: bool = True
@@ -124,12 +122,6 @@ def parse_args(argv: list[str] | None = None) -> Args:
                    help="teacher episodes to clone (default: %(default)s)")
     p.add_argument("--warm-start-epochs", type=_positive, default=d.warm_start_epochs,
                    help="passes over the demonstrations (default: %(default)s)")
-    p.add_argument("--dagger-rounds", type=_non_negative, default=d.dagger_rounds,
-                   help="after cloning, rounds of DAgger: the clone plays --warm-start-episodes episodes, the "
-                        "teacher labels the states it visited, the clone is refit on every label so far "
-                        "(teacher: expert) (default: %(default)s)")
-    p.add_argument("--dagger-epochs", type=_positive, default=d.dagger_epochs,
-                   help="passes over all labels so far in each DAgger round (default: %(default)s)")
     p.add_argument("--minutes", type=_positive_float, default=None,
                    help="stop reinforcement learning after this many minutes of wall time, or at --timesteps, "
                         "whichever comes first (the steps done depend on the machine; config.yaml and the "
@@ -240,11 +232,6 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
             raise ConfigError(f"--warm-start works with {', '.join(CLONABLE)}, not {args.algo}")
         if hyperparams.get("normalize"):
             raise ConfigError("--warm-start clones on raw observations: it cannot be combined with normalize")
-    if args.dagger_rounds and args.warm_start is None:
-        raise ConfigError("--dagger-rounds refines a clone: it needs --warm-start")
-    if args.dagger_rounds and not hasattr(RULE_AGENTS[args.warm_start], "label"):
-        raise ConfigError(f"--dagger-rounds needs a teacher that can follow another's episode (expert), "
-                          f"not {args.warm_start!r}")
     return args, hyperparams
 
 
@@ -436,14 +423,6 @@ def warm_start(model, args: Args) -> None:
     fit = behaviour_clone(model.policy, *demos, epochs=args.warm_start_epochs, seed=args.seed)
     print(f"warm start: cloned {args.warm_start} from {len(demos[0])} decisions in {args.warm_start_episodes} episodes "
           f"({time.perf_counter() - start:.0f} s): accuracy {fit['accuracy']:.1%}, loss {fit['loss']:.3f}", flush=True)
-    if args.dagger_rounds:
-        start = time.perf_counter()
-        try:
-            dagger(model.policy, demos, args.suite, args.warm_start, args.dagger_rounds, args.warm_start_episodes,
-                   args.dagger_epochs, seed=60_000 + args.seed, max_services=args.max_services)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        print(f"DAgger: {args.dagger_rounds} round(s) in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 def _versions() -> dict[str, Any]:

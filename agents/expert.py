@@ -23,8 +23,6 @@ back to diagnosis when a validation fails:
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from agents.casebook import Casebook, Outwait, Stage, Trace, Watch
@@ -59,35 +57,14 @@ class ExpertAgent(RuleAgent):
 
     def act(self, view: View, mask: np.ndarray, book: Casebook) -> int:
         self._read_result(view, book)
-        action = self._choose(view, mask, book)
-        self._note_taken(view, book, action)
-        return action
-
-    def label(self, view: View, mask: np.ndarray, book: Casebook, taken: int) -> int:
-        """What the expert would do here, while the episode goes on with ``taken``, another
-        agent's choice (DAgger labels a learner's states this way). ``book`` follows the episode
-        as played: the notes the expert makes while deciding are kept only if ``taken`` is its
-        choice, and the next call reads the result of ``taken``."""
-        self._read_result(view, book)
-        deciding = copy.deepcopy(book)
-        action = self._choose(view, mask, deciding)
-        if action == taken:
-            book.__dict__.update(deciding.__dict__)
-        self._note_taken(view, book, taken)
-        return action
-
-    def _choose(self, view: View, mask: np.ndarray, book: Casebook) -> int:
         action = self._decide(view, book)
         if not mask[action]:  # never expected: fall back to something always allowed
             action = self.desk.act(A.WAIT)
-        return action
-
-    def _note_taken(self, view: View, book: Casebook, action: int) -> None:
-        """Remember the action taken, to read its result from the next observation."""
         kind = int(self.desk.table.kind[action])
         service = int(self.desk.table.service[action])
         book.last = (kind, service)
         book.points_before = view.col("trace_points_here").copy() if kind == A.CHECK_TRACES else None
+        return action
 
     def _decide(self, view: View, book: Casebook) -> int:
         entries = [int(e) for e in np.flatnonzero(view.present & (view.col("entry_traffic") > 0))]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import zipfile
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from agents.playbook import PLAYBOOK
 from agents.registry import UnknownAgentError
 from agents.runbook import STEPS, Step
 from agents.trained import ModelLoadError, load_trained, parse_model_spec
-from agents.view import View
 from evaluation.statistics import normalised_scores, stratified_ci
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout, encode_recency
@@ -269,47 +267,3 @@ def test_model_spec_parsing():
     assert parse_model_spec("runs/x/model.zip") == (Path("runs/x/model.zip"), None)
     assert parse_model_spec("runs/x/model.zip:maskable_ppo") == (Path("runs/x/model.zip"), "maskable_ppo")
     assert parse_model_spec("C:/m.zip:DQN") == (Path("C:/m.zip"), "dqn")
-
-
-
-def _expert_episode(env: gym.Env, expert, seed: int, step) -> list[int]:
-    """The actions of one episode in which ``step(view, mask, book) -> action`` decides each step."""
-    obs, info = env.reset(seed=seed)
-    book, actions, done = expert.new_memory(obs), [], False
-    while not done:
-        actions.append(step(View(expert.desk.layout, obs), info["action_mask"], book))
-        obs, _, terminated, truncated, info = env.step(actions[-1])
-        done = terminated or truncated
-    return actions
-
-
-@pytest.mark.parametrize("suite", ["standard", "hard"])
-def test_the_experts_labels_are_its_actions_when_they_are_taken(suite):
-    """DAgger's labels (``label``) on the expert's own episode are exactly what it does."""
-    env = make(suite)
-    expert = make_agent("expert", env)
-
-    def label_and_take(view, mask, book):
-        own = expert.act(view, mask, copy.deepcopy(book))  # what it would do: taken
-        return expert.label(view, mask, book, taken=own)
-
-    for seed in range(8):
-        assert _expert_episode(env, expert, seed, label_and_take) == _expert_episode(env, expert, seed, expert.act)
-
-
-def test_the_expert_labels_states_of_an_episode_another_agent_plays():
-    env = make("standard")
-    expert = make_agent("expert", env)
-    pick = np.random.default_rng(0)
-    labels = []
-
-    def take_random(view, mask, book):
-        taken = int(pick.choice(np.flatnonzero(mask)))
-        labels.append((expert.label(view, mask, book, taken), mask))
-        kind, service = book.last
-        assert (kind, service) == (expert.desk.table.kind[taken], expert.desk.table.service[taken])  # it follows
-        return taken
-
-    for seed in range(4):
-        _expert_episode(env, expert, seed, take_random)
-    assert all(mask[label] for label, mask in labels) and len({label for label, _ in labels}) > 2

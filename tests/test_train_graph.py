@@ -63,8 +63,6 @@ def test_warm_start_and_critic_warmup_with_the_graph_policy(tmp_path):
     (["--algo", "ppo", "--hp", "critic_warmup_steps=1.5"], "critic_warmup_steps=1.5: expected an integer >= 0"),
     (["--algo", "dqn", "--hp", "critic_warmup_steps=100"], "critic_warmup_steps works with ppo, maskable_ppo"),
     (["--eval-suite", "heldout"], "--eval-suite 'heldout' is held out"),
-    (["--dagger-rounds", "1"], "--dagger-rounds refines a clone: it needs --warm-start"),
-    (["--warm-start", "runbook", "--dagger-rounds", "1"], "not 'runbook'"),
     (["--watch-suite", "no-such-suite"], "no-such-suite"),
 ])
 def test_graph_and_warmup_usage_errors(tmp_path, capsys, args, message):
@@ -104,14 +102,6 @@ def test_critic_warmup_freezes_the_actor_while_the_critic_learns(warmup, actor_m
     assert any(not th.equal(a, b) for a, b in zip(actor, after_actor)) == actor_moves
     assert any(not th.equal(a, b) for a, b in zip(critic, after_critic))
     assert all(p.requires_grad for p in policy.parameters())  # unfrozen at the end of training
-
-
-def test_dagger_refines_the_clone(tmp_path):
-    result = train(tmp_path, "--run-dir", "d", "--timesteps", "256", "--eval-freq", "256", "--warm-start", "expert",
-                   "--warm-start-episodes", "4", "--warm-start-epochs", "2", "--dagger-rounds", "2",
-                   "--dagger-epochs", "1", *GRAPH)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("DAgger round") == 2 and "DAgger: 2 round(s)" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "soon"])

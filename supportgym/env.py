@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
 
 from supportgym import core
 from supportgym.contract.actions import ActionTable
@@ -114,10 +116,10 @@ class IncidentEnv(gym.Env):
     ## Episode end
     Terminated on ``resolve`` (``info["episode_metrics"]["resolved_and_held"]`` says whether the
     resolution held). Truncated when the scenario's time limit (simulated minutes) is reached.
-    When a wrapper truncates instead (``gym.make(..., max_episode_steps=N)``), the
-    ``EpisodeMetricsOnTruncation`` wrapper that ``gym.make`` adds fills ``info["episode_metrics"]``;
-    around your own ``TimeLimit``, apply it yourself (``EpisodeMetricsOnTruncation(TimeLimit(env,
-    N))``) or read ``env.unwrapped.episode_metrics()``.
+    When a gymnasium ``TimeLimit`` truncates instead (``gym.make(..., max_episode_steps=N)``, or
+    your own ``TimeLimit(env, N)``), the env fills ``info["episode_metrics"]`` on its N-th step
+    all the same (``outer_step_limit``); under another truncating wrapper, apply
+    ``EpisodeMetricsOnTruncation`` after it or read ``env.unwrapped.episode_metrics()``.
 
     ## Arguments
     ``gym.make("supportgym/Incident-v1", suite="standard", max_services=16, render_mode=None)``:
@@ -181,6 +183,7 @@ class IncidentEnv(gym.Env):
         self.action_names: list[str] = self._action_names(first)
         self.journal: Journal | None = None  # the current episode's record (``incident_report``)
         self._done = False
+        self._step_limit: int | None = None  # of a TimeLimit around this env (``outer_step_limit``)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -199,6 +202,7 @@ class IncidentEnv(gym.Env):
         self.action_names = self._action_names(self.scenario)
         self.journal = Journal.start(seed, self.state.obs[0], float(self.state.impact_now[0]), self.journal)
         self._done = False
+        self._step_limit = outer_step_limit(self)
         if self.render_mode == "human":
             self.render()
         # No scenario name here: names say the fault. It is in ``episode_metrics`` at the end.
@@ -218,8 +222,8 @@ class IncidentEnv(gym.Env):
         self.journal.record(StepRecord(started, float(s.time[0]), a, info["minutes"], float(res.reward[0]),
                                        info["invalid_action"], bool(res.harmful[0]), float(s.impact_now[0]),
                                        float(s.impact_minutes[0])), s.obs[0])
-        if self._done:
-            info["episode_metrics"] = self.episode_metrics()
+        if self._done or (self._step_limit is not None and s.steps[0] >= self._step_limit):
+            info["episode_metrics"] = self.episode_metrics()  # the end, or the TimeLimit around us truncates
         if self.render_mode == "human":
             self.render()
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
@@ -284,9 +288,34 @@ class IncidentEnv(gym.Env):
         return None
 
 
+def outer_step_limit(env: gym.Env) -> int | None:
+    """The smallest ``max_episode_steps`` of the gymnasium ``TimeLimit`` wrappers around ``env``
+    that are resetting it now, or None; ``IncidentEnv.reset`` asks, once per episode.
+
+    ``gym.make(id, max_episode_steps=N)`` puts its ``TimeLimit`` outside the env and tells it
+    nothing (it sets the unwrapped spec's ``max_episode_steps`` to None), and the only hook that
+    could add a reporting wrapper after it, the spec's ``additional_wrappers``, makes gymnasium
+    refuse the ids' ``vector_entry_point``. A wrapper's ``reset`` calls down the chain to the
+    env's, so the wrappers around ``env`` are the callers just above it on the stack: this reads
+    them, and stops at the first caller that is not one (a vector env, the user's code).
+    """
+    limits = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        local = frame.f_locals
+        caller = local.get("self", local.get("env"))  # a wrapper's method, or gymnasium's passive checker
+        if not isinstance(caller, gym.Env) or caller.unwrapped is not env:
+            break
+        if isinstance(caller, TimeLimit):
+            limits.append(caller._max_episode_steps)
+        frame = frame.f_back
+    return min(limits, default=None)
+
+
 class EpisodeMetricsOnTruncation(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """Puts ``info["episode_metrics"]`` on an episode ended by an inner wrapper (a ``TimeLimit``),
-    which ``IncidentEnv`` cannot see coming. ``gym.make`` adds it outermost, after its TimeLimit."""
+    """Puts ``info["episode_metrics"]`` on an episode ended by an inner wrapper, which
+    ``IncidentEnv`` cannot see coming. Not needed under gymnasium's ``TimeLimit`` (the env finds
+    it, ``outer_step_limit``); kept for other truncating wrappers and for older code."""
 
     def __init__(self, env: gym.Env):
         gym.utils.RecordConstructorArgs.__init__(self)

@@ -24,20 +24,22 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   warm-up to time 0, first alerts and observation) and copy them into the batch, one assignment
   per field. Drawing in a batch is future work.
 
-``gym.make_vec(vector_spec("supportgym/Incident-v1"), num_envs=N, vectorization_mode="vector_entry_point")``
-builds one (``vector_spec`` says why the registered ids cannot carry it), as does
-``IncidentVectorEnv(num_envs=N, suite=...)``; keyword arguments are those of ``IncidentEnv`` (``suite``, ``max_services``,
-``scenario``, ``start_tier``) plus ``copy`` (return a copy of the observation buffer, default).
+``gym.make_vec("supportgym/Incident-v1", num_envs=N)`` builds one (every Incident id registers it as its
+``vector_entry_point``, the default mode of ``make_vec``; ``vectorization_mode="sync"`` still gives a
+``SyncVectorEnv`` of single envs), as does ``IncidentVectorEnv(num_envs=N, suite=...)``. Keyword arguments
+are those of ``IncidentEnv`` (``suite``, ``max_services``, ``scenario``, ``start_tier``) plus ``copy``
+(return a copy of the observation buffer, default) and ``max_episode_steps`` (truncate a row after that
+many steps of its episode, as ``gym.make(..., max_episode_steps=N)``'s ``TimeLimit`` truncates a single env,
+metrics included).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -62,9 +64,12 @@ class IncidentVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int = 1, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
                  scenario: str | None = None, start_tier: int | None = None, copy: bool = True,
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, max_episode_steps: int | None = None):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be at least 1, not {num_envs!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be a positive int or None, not {max_episode_steps!r}")
+        self.max_episode_steps = max_episode_steps
         if render_mode is not None:
             raise ValueError("IncidentVectorEnv does not render; use IncidentEnv(render_mode=...) for one episode")
         # The single env is the template: it loads and checks the suite, builds the action table
@@ -143,6 +148,8 @@ class IncidentVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
         res = core.step(self.params, self.state, self.table, actions, self._rngs)
+        if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
+            res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
         infos: dict[str, Any] = {"minutes": res.minutes, "_minutes": self._ones,
                                  "invalid_action": res.invalid, "_invalid_action": self._ones}
@@ -217,17 +224,3 @@ class IncidentVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""
 
-
-def vector_spec(env_id: str = "supportgym/Incident-v1") -> EnvSpec:
-    """The registered spec of ``env_id`` with this class as its ``vector_entry_point``, for
-    ``gym.make_vec(vector_spec(id), num_envs=N, vectorization_mode="vector_entry_point")``.
-
-    The registered ids do not carry the vector entry point themselves: gymnasium refuses
-    ``vector_entry_point`` for a spec with ``additional_wrappers`` (theirs adds
-    ``EpisodeMetricsOnTruncation`` after ``gym.make``'s ``TimeLimit``), and registering one would
-    make ``gym.make_vec``'s default mode pick it and fail. This spec drops the wrapper, which only
-    matters under a ``TimeLimit``; the vector env reports ``episode_metrics`` for every ended row.
-    """
-    import gymnasium as gym
-
-    return replace(gym.spec(env_id), vector_entry_point=IncidentVectorEnv, additional_wrappers=())

@@ -32,7 +32,8 @@ __all__ = list(_PUBLIC)
 #: (``supportgym.vector.IncidentVectorEnv``) with ``gym.make_vec``. No ``additional_wrappers``:
 #: gymnasium refuses a vector entry point beside them, and the env reports ``episode_metrics``
 #: under ``gym.make``'s ``TimeLimit`` itself (``env.outer_step_limit``).
-_ENTRY_POINTS = {"entry_point": "supportgym.env:IncidentEnv", "vector_entry_point": "supportgym.vector:IncidentVectorEnv"}
+_ENTRY_POINTS = {"entry_point": "supportgym.env:IncidentEnv",
+                 "vector_entry_point": "supportgym.vector:IncidentVectorEnv"}
 
 register(id="supportgym/Incident-v1", **_ENTRY_POINTS)
 #: The on-call shift (the Learning stage): several incidents on one system, closure work between them.

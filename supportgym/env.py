@@ -16,7 +16,7 @@ from supportgym import core
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
-from supportgym.episode import new_episode, scenario_params
+from supportgym.episode import cumulative_weights, draw_index, new_episode, scenario_params
 from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi
@@ -169,7 +169,7 @@ class IncidentEnv(gym.Env):
         self.layout = ObservationLayout(max_services)
         # Built on a scenario's first reset: a generated training suite has thousands.
         self._params: dict[str, Params] = {}
-        self._weights = self.suite.weights
+        self._cdf = cumulative_weights(self.suite.weights)
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.action_space = spaces.Discrete(self.table.n)
         self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
@@ -191,12 +191,8 @@ class IncidentEnv(gym.Env):
         unknown = set(options) - {"scenario"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; supported: 'scenario'")
-        if options.get("scenario") is not None:
-            self.scenario = self.suite.scenario(options["scenario"])
-        elif self.fixed_scenario is not None:
-            self.scenario = self.fixed_scenario
-        else:
-            self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
+        chosen = options.get("scenario")
+        self.scenario = self.next_scenario(self.np_random, None if chosen is None else self.suite.scenario(chosen))
         self.params = self._params_of(self.scenario)
         self.state = new_episode(self.scenario, self.params, self.np_random)
         self.action_names = self._action_names(self.scenario)
@@ -255,6 +251,15 @@ class IncidentEnv(gym.Env):
         """(start minute, action name, note) of each step so far: the journal as ``render`` shows it."""
         steps = [] if self.journal is None else self.journal.steps
         return [(r.started, self.action_names[r.action], "masked: no-op" if r.invalid else "") for r in steps]
+
+    def next_scenario(self, rng: np.random.Generator, chosen: Scenario | None = None) -> Scenario:
+        """The scenario of a new episode: ``chosen`` (a reset option), else the fixed one, else one
+        drawn from ``rng`` by weight (``episode.draw_index``, as ``rng.choice(len(w), p=w)``)."""
+        if chosen is not None:
+            return chosen
+        if self.fixed_scenario is not None:
+            return self.fixed_scenario
+        return self.suite.scenarios[draw_index(self._cdf, rng)]
 
     def _params_of(self, scenario: Scenario) -> Params:
         if scenario.name not in self._params:

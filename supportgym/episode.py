@@ -55,13 +55,15 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     return open_episodes(p, draw_episode(scenario, p, rng))
 
 
-def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
+def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator, s: State | None = None) -> State:
     """The batch-of-one state of ``scenario`` with everything ``rng`` decides drawn (faults,
     changes, noise, reports, routing) and the world run up to its last fault's onset; ready for
-    ``open_episodes``. All of an episode's draws happen here, in a fixed order."""
+    ``open_episodes``. All of an episode's draws happen here, in a fixed order. ``s``: an empty
+    batch-of-one state to draw into (a vector env passes a row of the batch it opens, ``State.row``),
+    a fresh one by default."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]
-    s = _empty_state(N).copy()
+    s = _empty_state(N).copy() if s is None else s
     s.acc_level[0, :n] = ACC_BASELINE
     s.deploy_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
     s.config_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
@@ -90,6 +92,19 @@ def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Sta
                  noise.internal_report_rate, rng)
     _route(s, team_of(drawn[0][2].type, topo.kinds[drawn[0][1]]), noise.misroute, rng)
     return s
+
+
+def cumulative_weights(weights: np.ndarray) -> np.ndarray:
+    """Draw weights cumulated and normalised, as ``Generator.choice(p=weights)`` computes them at every call."""
+    cdf = np.asarray(weights, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def draw_index(cdf: np.ndarray, rng: np.random.Generator) -> int:
+    """What ``rng.choice(len(cdf), p=weights)`` draws (one uniform double placed among the
+    ``cumulative_weights``), without its per-call checks, which cost more than the draw."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def open_episodes(p: Params, s: State) -> State:

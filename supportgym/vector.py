@@ -18,11 +18,11 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
   ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
 * Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
-* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` (a Python
-  loop over the resetting rows only, a few per step: each row's draws come from its own
-  generator, in the single env's order), then open them all at once (``episode.open_episodes``:
-  warm-up to time 0, first alerts and observation) and copy them into the batch, one assignment
-  per field. Drawing in a batch is future work.
+* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` into its row
+  of one freshly allocated batch (a Python loop over the resetting rows only, a few per step: each
+  row's draws come from its own generator, in the single env's order, so they cannot be one numpy
+  call), then open them all at once (``episode.open_episodes``: warm-up to time 0, first alerts and
+  observation) and copy them into the state, one assignment per field.
 
 ``gym.make_vec("supportgym/Incident-v1", num_envs=N)`` builds one (every Incident id registers it as its
 ``vector_entry_point``, the default mode of ``make_vec``; ``vectorization_mode="sync"`` still gives a
@@ -192,19 +192,15 @@ class IncidentVectorEnv(VectorEnv):
 
     def _reset_rows(self, rows: np.ndarray, scenario: Scenario | None) -> None:
         """New episodes in ``rows``: each row draws its scenario and episode from its own generator,
-        exactly as ``IncidentEnv.reset`` does, and the rows are copied into the batch."""
+        exactly as ``IncidentEnv.reset`` does, into its row of one batch that then opens at once and
+        is copied into the state."""
         single = self._single
-        weights = single._weights
-        states, moved = [], []
-        for i in rows:
+        opening = State.empty(len(rows), self.table.max_services)
+        moved = []
+        for k, i in enumerate(rows):
             rng = self._rngs[i]
-            if scenario is not None:
-                chosen = scenario
-            elif single.fixed_scenario is not None:
-                chosen = single.fixed_scenario
-            else:  # as IncidentEnv.reset draws it
-                chosen = self.suite.scenarios[rng.choice(len(weights), p=weights)]
-            states.append(draw_episode(chosen, single._params_of(chosen), rng))
+            chosen = single.next_scenario(rng, scenario)
+            draw_episode(chosen, single._params_of(chosen), rng, opening.row(k))
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)
@@ -216,7 +212,6 @@ class IncidentVectorEnv(VectorEnv):
                 else:
                     buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
         # The drawn rows open together: one batch of the resetting rows, with their parameter rows.
-        opening = State(**{name: np.concatenate([getattr(s, name) for s in states]) for name in STATE_FIELDS})
         open_episodes(Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()}), opening)
         for name in STATE_FIELDS:
             getattr(self.state, name)[rows] = getattr(opening, name)

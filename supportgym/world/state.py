@@ -126,6 +126,10 @@ class State:
     def copy(self) -> State:
         return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
 
+    def row(self, i: int) -> State:
+        """Row ``i`` as a batch-of-one state of views: writing into it writes row ``i`` of this one."""
+        return State(**{name: getattr(self, name)[i:i + 1] for name in STATE_FIELDS})
+
 
 #: The names of ``State``'s arrays (the init fields; the ``*_obs`` views are derived): listed once,
 #: as ``copy`` runs at every reset and ``dataclasses.fields`` is slow.

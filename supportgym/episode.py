@@ -59,7 +59,7 @@ def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator, s: Sta
     """The batch-of-one state of ``scenario`` with everything ``rng`` decides drawn (faults,
     changes, noise, reports, routing) and the world run up to its last fault's onset; ready for
     ``open_episodes``. All of an episode's draws happen here, in a fixed order. ``s``: an empty
-    batch-of-one state to draw into (a vector env passes a row of the batch it opens, ``State.row``),
+    batch-of-one state to draw into (a vector env passes a row of the batch it opens, ``State.rows``),
     a fresh one by default."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]

@@ -197,10 +197,10 @@ class IncidentVectorEnv(VectorEnv):
         single = self._single
         opening = State.empty(len(rows), self.table.max_services)
         moved = []
-        for k, i in enumerate(rows):
+        for i, row in zip(rows, opening.rows()):
             rng = self._rngs[i]
             chosen = single.next_scenario(rng, scenario)
-            draw_episode(chosen, single._params_of(chosen), rng, opening.row(k))
+            draw_episode(chosen, single._params_of(chosen), rng, row)
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)

@@ -238,6 +238,18 @@ def weight_array(w: RewardWeights) -> np.ndarray:
                      w.resolve_bonus, w.reopen_penalty, w.timeout_penalty, w.severity_mismatch, w.unconfirmed_close])
 
 
+def nonzero_columns(m: np.ndarray) -> np.ndarray:
+    """(B, N, N) int32: for each row of each matrix of ``m`` (B, N, N), the columns of its nonzero
+    entries in order, then -1: a sparse matrix's rows for a kernel to walk in O(entries)."""
+    out = np.full(m.shape, -1, dtype=np.int32)
+    nonzero = m != 0.0
+    # the k-th nonzero of a row goes to position k: its rank among the row's nonzeros
+    rank = np.cumsum(nonzero, axis=-1) - 1
+    b, i, j = np.nonzero(nonzero)
+    out[b, i, rank[b, i, j]] = j
+    return out
+
+
 def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     """The parameter row (B = 1) of one scenario, padded to ``actions.max_services``."""
     topo = scenario.topology
@@ -277,6 +289,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         service_table=np.stack([rows[r] for r in range(N_SERVICE_ROWS)], axis=1),
         load_matrix=load_matrix,
         upward_calls=pad2(topo.upward_calls),
+        upward_callees=nonzero_columns(pad2(topo.upward_calls)),
         callees_first=callees_first,
         redirect=pad2(topo.redirect),
         calls=pad2(topo.calls),

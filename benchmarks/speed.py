@@ -61,24 +61,42 @@ def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float, float]:
     return steps / elapsed, elapsed / steps * 1e6, inside / steps * 1e6
 
 
-def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, float]:
-    """(env-steps per second, microseconds per batched step) of the native vector env over about
-    ``steps`` env-steps (at least 20 batched steps), timing only ``step``."""
+def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, ...]:
+    """(env-steps per second, µs per batched step, of which resetting the rows that ended, µs per
+    reset row) of the native vector env over about ``steps`` env-steps (at least 20 batched
+    steps), timing only ``step``."""
     from supportgym.vector import IncidentVectorEnv
 
     venv = IncidentVectorEnv(num_envs=num_envs, suite=suite, copy=True)
+    iterations, inside, parts = _time_steps(venv, max(20, steps // num_envs), seed)
+    return (iterations * num_envs / inside, inside / iterations * 1e6, parts["resets"] / iterations * 1e6,
+            parts["resets"] / parts["reset rows"] * 1e6)
+
+
+def _time_steps(venv, iterations: int, seed: int) -> tuple[int, float, dict[str, float]]:
+    """Reset ``venv``, warm it up, then time ``iterations`` batched steps of masked-random actions:
+    (iterations, seconds inside ``step``, seconds inside each part: ``core.step``, the resets of the
+    rows that ended, the masks; and ``reset rows``, how many rows ended)."""
+    from unittest import mock
+
+    from supportgym import core
+
     rng = np.random.default_rng(seed)
     _, info = venv.reset(seed=seed)
     for _ in range(20):  # warm-up
         _, _, _, _, info = venv.step(_random_allowed_rows(rng, info["action_mask"]))
-    iterations = max(20, steps // num_envs)
-    inside = 0.0
-    for _ in range(iterations):
-        actions = _random_allowed_rows(rng, info["action_mask"])
-        t0 = time.perf_counter()
-        _, _, _, _, info = venv.step(actions)
-        inside += time.perf_counter() - t0
-    return iterations * num_envs / inside, inside / iterations * 1e6
+    parts = {"core.step": _Timed(core.step), "resets": _Timed(venv._reset_rows), "masks": _Timed(venv.action_masks)}
+    inside, ended = 0.0, 0
+    with mock.patch.object(core, "step", parts["core.step"]), \
+            mock.patch.object(venv, "_reset_rows", parts["resets"]), \
+            mock.patch.object(venv, "action_masks", parts["masks"]):
+        for _ in range(iterations):
+            actions = _random_allowed_rows(rng, info["action_mask"])
+            t0 = time.perf_counter()
+            _, _, terminated, truncated, info = venv.step(actions)
+            inside += time.perf_counter() - t0
+            ended += int(np.count_nonzero(terminated | truncated))
+    return iterations, inside, {**{name: part.seconds for name, part in parts.items()}, "reset rows": max(ended, 1)}
 
 
 def generated_suite(n: int, count: int = 8) -> dict:
@@ -107,34 +125,17 @@ class _Timed:
 def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Path) -> dict[str, float]:
     """µs per env-step of the vector env on ``n``-service generated systems, in total and by part
     (``core.step``, resets, observation copy, masks, the rest), over about ``steps`` env-steps."""
-    from unittest import mock
-
-    from supportgym import core
     from supportgym.vector import IncidentVectorEnv
 
     path = suite_dir / f"generated-{n}.yaml"
     path.write_text(yaml.safe_dump(generated_suite(n)))
     venv = IncidentVectorEnv(num_envs=num_envs, suite=str(path), max_services=n, copy=True)
-    rng = np.random.default_rng(seed)
-    _, info = venv.reset(seed=seed)
-    for _ in range(10):  # warm-up
-        _, _, _, _, info = venv.step(_random_allowed_rows(rng, info["action_mask"]))
-    parts = {"core.step": _Timed(core.step), "resets": _Timed(venv._reset_rows), "masks": _Timed(venv.action_masks)}
-    iterations = max(10, steps // num_envs)
-    inside = 0.0
-    with mock.patch.object(core, "step", parts["core.step"]), \
-            mock.patch.object(venv, "_reset_rows", parts["resets"]), \
-            mock.patch.object(venv, "action_masks", parts["masks"]):
-        for _ in range(iterations):
-            actions = _random_allowed_rows(rng, info["action_mask"])
-            t0 = time.perf_counter()
-            _, _, _, _, info = venv.step(actions)
-            inside += time.perf_counter() - t0
+    iterations, inside, parts = _time_steps(venv, max(10, steps // num_envs), seed)
     copy = _Timed(venv.state.obs.copy)
     for _ in range(iterations):
         copy()
     per_step = 1e6 / (iterations * num_envs)
-    out = {"total": inside * per_step, **{k: t.seconds * per_step for k, t in parts.items()},
+    out = {"total": inside * per_step, **{k: parts[k] * per_step for k in ("core.step", "resets", "masks")},
            "obs copy": copy.seconds * per_step, "obs floats": float(venv.state.obs.shape[1])}
     out["rest"] = out["total"] - sum(out[k] for k in ("core.step", "resets", "masks", "obs copy"))
     return out
@@ -239,11 +240,12 @@ def main() -> None:
         if nasim_run is not None:
             print(f"{'nasim-small':<12}{'':>9}{'':>10}{'':>9}{nasim_run[1]:>8.1f}{nasim_run[0]:>11.0f}", flush=True)
     if args.part in ("all", "vector"):
-        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}")
+        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}"
+              f"{'resets µs':>11}{'µs/reset row':>14}")
         for n in args.sizes:
             runs = sorted(measure_vector(n, args.steps, args.seed + r) for r in range(args.repeats))
-            sps, us = runs[len(runs) // 2]
-            print(f"{n:>9}{sps:>13.0f}{us:>15.0f}", flush=True)
+            sps, us, resets, per_row = runs[len(runs) // 2]
+            print(f"{n:>9}{sps:>13.0f}{us:>15.0f}{resets:>11.0f}{per_row:>14.0f}", flush=True)
     if args.part in ("all", "services"):
         report_services(args.services, args.services_envs, args.steps, args.repeats, args.seed)
 

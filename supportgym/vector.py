@@ -218,4 +218,3 @@ class IncidentVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""
-

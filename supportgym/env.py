@@ -142,6 +142,9 @@ class IncidentEnv(gym.Env):
     ## Ids
     ``supportgym/Incident-v1`` is the standard suite; ``supportgym/Incident-<Suite>-v1`` (e.g.
     ``supportgym/Incident-Tutorial-v1``) is each built-in suite, for clients that take only an id.
+    ``gym.make_vec(id, num_envs=N)`` builds each id's native vector env (its ``vector_entry_point``,
+    ``supportgym.vector.IncidentVectorEnv``); ``vectorization_mode="sync"`` or ``"async"`` gives
+    gymnasium's vector envs of single envs.
 
     ## Version history
     * v1: the call graph in the observation; L1 triage files a category and reassigns a misrouted

@@ -4,6 +4,7 @@
     python benchmarks/speed.py --steps 50000   # longer runs (each row: median of --repeats runs)
     python benchmarks/speed.py --part vector --sizes 1 16 256 1024 4096
     python benchmarks/speed.py --part profile  # cProfile of the single env's step/reset
+    python benchmarks/speed.py --part services --services 8 32 128 256   # vector env step time vs services
 
 Single env (through gym.make): the agent picks uniformly among the allowed actions
 (``info["action_mask"]``). ``steps/s`` and ``µs/step`` include the agent's own cost, as a user's
@@ -13,6 +14,13 @@ services. Vector env (``supportgym.vector``, standard suite): actions are drawn 
 each row's allowed ones in one vectorised call, outside the timed region; ``env-steps/s`` counts
 rows x steps over the time inside ``step`` (autoresets included). If ``nasim`` is installed, its
 ``small`` benchmark runs too (uniform random actions, time inside ``step``/``reset``).
+
+Services part: the vector env (``--services-envs`` rows, default 64) on generated suites of
+exactly n services (a generator entry with ``services: [n, n]``, written to a temporary suite
+file; ``max_services`` = n), time per env-step inside ``step``, split into ``core.step``, the
+resets of ended rows, the observation copy and the masks (the rest is bookkeeping), with the
+growth exponent between successive sizes (1 = linear in services). The observation holds the
+``n x n`` call graph, so its copy is quadratic in n by size.
 """
 
 from __future__ import annotations
@@ -53,24 +61,101 @@ def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float, float]:
     return steps / elapsed, elapsed / steps * 1e6, inside / steps * 1e6
 
 
-def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, float]:
-    """(env-steps per second, microseconds per batched step) of the native vector env over about
-    ``steps`` env-steps (at least 20 batched steps), timing only ``step``."""
+def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, ...]:
+    """(env-steps per second, µs per batched step, of which resetting the rows that ended, µs per
+    reset row) of the native vector env over about ``steps`` env-steps (at least 20 batched
+    steps), timing only ``step``."""
     from supportgym.vector import IncidentVectorEnv
 
     venv = IncidentVectorEnv(num_envs=num_envs, suite=suite, copy=True)
+    iterations, inside, parts = _time_steps(venv, max(20, steps // num_envs), seed)
+    return (iterations * num_envs / inside, inside / iterations * 1e6, parts["resets"] / iterations * 1e6,
+            parts["resets"] / parts["reset rows"] * 1e6)
+
+
+def _time_steps(venv, iterations: int, seed: int) -> tuple[int, float, dict[str, float]]:
+    """Reset ``venv``, warm it up, then time ``iterations`` batched steps of masked-random actions:
+    (iterations, seconds inside ``step``, seconds inside each part: ``core.step``, the resets of the
+    rows that ended, the masks; and ``reset rows``, how many rows ended)."""
+    from unittest import mock
+
+    from supportgym import core
+
     rng = np.random.default_rng(seed)
     _, info = venv.reset(seed=seed)
     for _ in range(20):  # warm-up
         _, _, _, _, info = venv.step(_random_allowed_rows(rng, info["action_mask"]))
-    iterations = max(20, steps // num_envs)
-    inside = 0.0
-    for _ in range(iterations):
-        actions = _random_allowed_rows(rng, info["action_mask"])
+    parts = {"core.step": _Timed(core.step), "resets": _Timed(venv._reset_rows), "masks": _Timed(venv.action_masks)}
+    inside, ended = 0.0, 0
+    with mock.patch.object(core, "step", parts["core.step"]), \
+            mock.patch.object(venv, "_reset_rows", parts["resets"]), \
+            mock.patch.object(venv, "action_masks", parts["masks"]):
+        for _ in range(iterations):
+            actions = _random_allowed_rows(rng, info["action_mask"])
+            t0 = time.perf_counter()
+            _, _, terminated, truncated, info = venv.step(actions)
+            inside += time.perf_counter() - t0
+            ended += int(np.count_nonzero(terminated | truncated))
+    return iterations, inside, {**{name: part.seconds for name, part in parts.items()}, "reset rows": max(ended, 1)}
+
+
+def generated_suite(n: int, count: int = 8) -> dict:
+    """A suite of ``count`` generated scenarios on topologies of exactly ``n`` services."""
+    return {"name": f"generated{n}", "description": f"Generated tiered systems of {n} services (speed benchmark).",
+            "defaults": {"start_tier": 1, "time_limit_minutes": 300, "post_resolution_minutes": 60,
+                         "validate_minutes": 10},
+            "generators": [{"name": f"gen{n}", "seed": 5000 + n, "count": count, "services": [n, n], "mix": "ghosh",
+                            "concurrent": 0.15, "noise": [0.0, 1.0], "red_herrings": [0, 3]}]}
+
+
+class _Timed:
+    """A callable that sums the seconds spent in ``fn``."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
         t0 = time.perf_counter()
-        _, _, _, _, info = venv.step(actions)
-        inside += time.perf_counter() - t0
-    return iterations * num_envs / inside, inside / iterations * 1e6
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Path) -> dict[str, float]:
+    """µs per env-step of the vector env on ``n``-service generated systems, in total and by part
+    (``core.step``, resets, observation copy, masks, the rest), over about ``steps`` env-steps."""
+    from supportgym.vector import IncidentVectorEnv
+
+    path = suite_dir / f"generated-{n}.yaml"
+    path.write_text(yaml.safe_dump(generated_suite(n)))
+    venv = IncidentVectorEnv(num_envs=num_envs, suite=str(path), max_services=n, copy=True)
+    iterations, inside, parts = _time_steps(venv, max(10, steps // num_envs), seed)
+    copy = _Timed(venv.state.obs.copy)
+    for _ in range(iterations):
+        copy()
+    per_step = 1e6 / (iterations * num_envs)
+    out = {"total": inside * per_step, **{k: parts[k] * per_step for k in ("core.step", "resets", "masks")},
+           "obs copy": copy.seconds * per_step, "obs floats": float(venv.state.obs.shape[1])}
+    out["rest"] = out["total"] - sum(out[k] for k in ("core.step", "resets", "masks", "obs copy"))
+    return out
+
+
+def report_services(sizes: list[int], num_envs: int, steps: int, repeats: int, seed: int) -> None:
+    """The table of ``measure_services`` (median total of ``repeats`` runs) with growth exponents."""
+    columns = ("total", "core.step", "resets", "obs copy", "masks", "rest")
+    print(f"\nvector env ({num_envs} rows), generated systems: µs per env-step\n{'services':>9}{'obs floats':>11}"
+          + "".join(f"{c:>11}" for c in columns) + f"{'growth':>8}")
+    previous = None
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = sorted((measure_services(n, num_envs, steps, seed + r, Path(tmp)) for r in range(repeats)),
+                          key=lambda run: run["total"])
+        run = runs[len(runs) // 2]
+        growth = "" if previous is None else f"{np.log(run['total'] / previous[1]) / np.log(n / previous[0]):.2f}"
+        print(f"{n:>9}{run['obs floats']:>11.0f}" + "".join(f"{run[c]:>11.1f}" for c in columns) + f"{growth:>8}",
+              flush=True)
+        previous = (n, run["total"])
 
 
 def _random_allowed_rows(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
@@ -124,10 +209,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20000, help="steps per measurement (default 20000)")
     parser.add_argument("--repeats", type=int, default=3, help="report the median of this many runs (default 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--part", choices=("all", "single", "vector", "profile"), default="all",
-                        help="what to measure (default all: single env, then the vector env and NASim)")
+    parser.add_argument("--part", choices=("all", "single", "vector", "services", "profile"), default="all",
+                        help="what to measure (default all: single env, NASim, the vector env, then services)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 256, 1024, 4096],
                         help="vector env sizes (default 1 16 256 1024 4096)")
+    parser.add_argument("--services", type=int, nargs="+", default=[8, 32, 128, 256],
+                        help="services per generated system for the services part (default 8 32 128 256)")
+    parser.add_argument("--services-envs", type=int, default=64, help="vector env rows in the services part (64)")
     args = parser.parse_args()
     if args.part == "profile":
         profile(args.steps, args.seed)
@@ -152,11 +240,14 @@ def main() -> None:
         if nasim_run is not None:
             print(f"{'nasim-small':<12}{'':>9}{'':>10}{'':>9}{nasim_run[1]:>8.1f}{nasim_run[0]:>11.0f}", flush=True)
     if args.part in ("all", "vector"):
-        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}")
+        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}"
+              f"{'resets µs':>11}{'µs/reset row':>14}")
         for n in args.sizes:
             runs = sorted(measure_vector(n, args.steps, args.seed + r) for r in range(args.repeats))
-            sps, us = runs[len(runs) // 2]
-            print(f"{n:>9}{sps:>13.0f}{us:>15.0f}", flush=True)
+            sps, us, resets, per_row = runs[len(runs) // 2]
+            print(f"{n:>9}{sps:>13.0f}{us:>15.0f}{resets:>11.0f}{per_row:>14.0f}", flush=True)
+    if args.part in ("all", "services"):
+        report_services(args.services, args.services_envs, args.steps, args.repeats, args.seed)
 
 
 if __name__ == "__main__":

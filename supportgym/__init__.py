@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gymnasium.envs.registration import WrapperSpec, register
+from gymnasium.envs.registration import register
 
 __version__ = "0.1.0"
 #: Public names, by the module that defines them.
@@ -28,10 +28,14 @@ _PUBLIC = {
 }
 __all__ = list(_PUBLIC)
 
-#: Applied by gym.make after its TimeLimit, so a truncated episode still reports its metrics.
-_WRAPPERS = (WrapperSpec("EpisodeMetricsOnTruncation", "supportgym.env:EpisodeMetricsOnTruncation", {}),)
+#: Every Incident id builds the single env with ``gym.make`` and the native vector env
+#: (``supportgym.vector.IncidentVectorEnv``) with ``gym.make_vec``. No ``additional_wrappers``:
+#: gymnasium refuses a vector entry point beside them, and the env reports ``episode_metrics``
+#: under ``gym.make``'s ``TimeLimit`` itself (``env.outer_step_limit``).
+_ENTRY_POINTS = {"entry_point": "supportgym.env:IncidentEnv",
+                 "vector_entry_point": "supportgym.vector:IncidentVectorEnv"}
 
-register(id="supportgym/Incident-v1", entry_point="supportgym.env:IncidentEnv", additional_wrappers=_WRAPPERS)
+register(id="supportgym/Incident-v1", **_ENTRY_POINTS)
 #: The on-call shift (the Learning stage): several incidents on one system, closure work between them.
 register(id="supportgym/Shift-v0", entry_point="supportgym.shift.env:ShiftEnv", kwargs={"suite": "standard"})
 
@@ -75,8 +79,7 @@ def builtin_suites(training_distributions: bool = True) -> list[str]:
 
 
 for _suite in builtin_suites(training_distributions=False):
-    register(id=suite_id(_suite), entry_point="supportgym.env:IncidentEnv", kwargs={"suite": _suite},
-             additional_wrappers=_WRAPPERS)
+    register(id=suite_id(_suite), kwargs={"suite": _suite}, **_ENTRY_POINTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
 
 from supportgym import core
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
-from supportgym.episode import new_episode, scenario_params
+from supportgym.episode import cumulative_weights, draw_index, new_episode, scenario_params
 from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi
@@ -114,10 +116,10 @@ class IncidentEnv(gym.Env):
     ## Episode end
     Terminated on ``resolve`` (``info["episode_metrics"]["resolved_and_held"]`` says whether the
     resolution held). Truncated when the scenario's time limit (simulated minutes) is reached.
-    When a wrapper truncates instead (``gym.make(..., max_episode_steps=N)``), the
-    ``EpisodeMetricsOnTruncation`` wrapper that ``gym.make`` adds fills ``info["episode_metrics"]``;
-    around your own ``TimeLimit``, apply it yourself (``EpisodeMetricsOnTruncation(TimeLimit(env,
-    N))``) or read ``env.unwrapped.episode_metrics()``.
+    When a gymnasium ``TimeLimit`` truncates instead (``gym.make(..., max_episode_steps=N)``, or
+    your own ``TimeLimit(env, N)``), the env fills ``info["episode_metrics"]`` on its N-th step
+    all the same (``outer_step_limit``); under another truncating wrapper, apply
+    ``EpisodeMetricsOnTruncation`` after it or read ``env.unwrapped.episode_metrics()``.
 
     ## Arguments
     ``gym.make("supportgym/Incident-v1", suite="standard", max_services=16, render_mode=None)``:
@@ -140,6 +142,9 @@ class IncidentEnv(gym.Env):
     ## Ids
     ``supportgym/Incident-v1`` is the standard suite; ``supportgym/Incident-<Suite>-v1`` (e.g.
     ``supportgym/Incident-Tutorial-v1``) is each built-in suite, for clients that take only an id.
+    ``gym.make_vec(id, num_envs=N)`` builds each id's native vector env (its ``vector_entry_point``,
+    ``supportgym.vector.IncidentVectorEnv``); ``vectorization_mode="sync"`` or ``"async"`` gives
+    gymnasium's vector envs of single envs.
 
     ## Version history
     * v1: the call graph in the observation; L1 triage files a category and reassigns a misrouted
@@ -167,7 +172,7 @@ class IncidentEnv(gym.Env):
         self.layout = ObservationLayout(max_services)
         # Built on a scenario's first reset: a generated training suite has thousands.
         self._params: dict[str, Params] = {}
-        self._weights = self.suite.weights
+        self._cdf = cumulative_weights(self.suite.weights)
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.action_space = spaces.Discrete(self.table.n)
         self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
@@ -181,6 +186,7 @@ class IncidentEnv(gym.Env):
         self.action_names: list[str] = self._action_names(first)
         self.journal: Journal | None = None  # the current episode's record (``incident_report``)
         self._done = False
+        self._step_limit: int | None = None  # of a TimeLimit around this env (``outer_step_limit``)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -188,17 +194,14 @@ class IncidentEnv(gym.Env):
         unknown = set(options) - {"scenario"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; supported: 'scenario'")
-        if options.get("scenario") is not None:
-            self.scenario = self.suite.scenario(options["scenario"])
-        elif self.fixed_scenario is not None:
-            self.scenario = self.fixed_scenario
-        else:
-            self.scenario = self.suite.scenarios[self.np_random.choice(len(self._weights), p=self._weights)]
+        chosen = options.get("scenario")
+        self.scenario = self.next_scenario(self.np_random, None if chosen is None else self.suite.scenario(chosen))
         self.params = self._params_of(self.scenario)
         self.state = new_episode(self.scenario, self.params, self.np_random)
         self.action_names = self._action_names(self.scenario)
         self.journal = Journal.start(seed, self.state.obs[0], float(self.state.impact_now[0]), self.journal)
         self._done = False
+        self._step_limit = outer_step_limit(self)
         if self.render_mode == "human":
             self.render()
         # No scenario name here: names say the fault. It is in ``episode_metrics`` at the end.
@@ -218,8 +221,8 @@ class IncidentEnv(gym.Env):
         self.journal.record(StepRecord(started, float(s.time[0]), a, info["minutes"], float(res.reward[0]),
                                        info["invalid_action"], bool(res.harmful[0]), float(s.impact_now[0]),
                                        float(s.impact_minutes[0])), s.obs[0])
-        if self._done:
-            info["episode_metrics"] = self.episode_metrics()
+        if self._done or (self._step_limit is not None and s.steps[0] >= self._step_limit):
+            info["episode_metrics"] = self.episode_metrics()  # the end, or the TimeLimit around us truncates
         if self.render_mode == "human":
             self.render()
         return self.state.obs[0].copy(), float(res.reward[0]), terminated, truncated, info
@@ -251,6 +254,15 @@ class IncidentEnv(gym.Env):
         """(start minute, action name, note) of each step so far: the journal as ``render`` shows it."""
         steps = [] if self.journal is None else self.journal.steps
         return [(r.started, self.action_names[r.action], "masked: no-op" if r.invalid else "") for r in steps]
+
+    def next_scenario(self, rng: np.random.Generator, chosen: Scenario | None = None) -> Scenario:
+        """The scenario of a new episode: ``chosen`` (a reset option), else the fixed one, else one
+        drawn from ``rng`` by weight (``episode.draw_index``, as ``rng.choice(len(w), p=w)``)."""
+        if chosen is not None:
+            return chosen
+        if self.fixed_scenario is not None:
+            return self.fixed_scenario
+        return self.suite.scenarios[draw_index(self._cdf, rng)]
 
     def _params_of(self, scenario: Scenario) -> Params:
         if scenario.name not in self._params:
@@ -284,9 +296,35 @@ class IncidentEnv(gym.Env):
         return None
 
 
+def outer_step_limit(env: gym.Env) -> int | None:
+    """The smallest ``max_episode_steps`` of the gymnasium ``TimeLimit`` wrappers around ``env``
+    that are resetting it now, or None; ``IncidentEnv.reset`` asks, once per episode.
+
+    ``gym.make(id, max_episode_steps=N)`` puts its ``TimeLimit`` outside the env and tells it
+    nothing (it sets the unwrapped spec's ``max_episode_steps`` to None), and the only hook that
+    could add a reporting wrapper after it, the spec's ``additional_wrappers``, makes gymnasium
+    refuse the ids' ``vector_entry_point``. A wrapper's ``reset`` calls down the chain to the
+    env's, so the wrappers around ``env`` are the callers just above it on the stack: this reads
+    them, and stops at the first caller that is not one (a vector env, the user's code).
+    """
+    limits = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        local = frame.f_locals
+        caller = local.get("self", local.get("env"))  # a wrapper's method, or gymnasium's passive checker
+        if not isinstance(caller, gym.Env) or caller.unwrapped is not env:
+            break
+        limit = getattr(caller, "_max_episode_steps", None) if isinstance(caller, TimeLimit) else None
+        if limit is not None:  # (a gymnasium that renamed it fails tests/test_copy_and_info.py, not here)
+            limits.append(limit)
+        frame = frame.f_back
+    return min(limits, default=None)
+
+
 class EpisodeMetricsOnTruncation(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """Puts ``info["episode_metrics"]`` on an episode ended by an inner wrapper (a ``TimeLimit``),
-    which ``IncidentEnv`` cannot see coming. ``gym.make`` adds it outermost, after its TimeLimit."""
+    """Puts ``info["episode_metrics"]`` on an episode ended by an inner wrapper, which
+    ``IncidentEnv`` cannot see coming. Not needed under gymnasium's ``TimeLimit`` (the env finds
+    it, ``outer_step_limit``); kept for other truncating wrappers and for older code."""
 
     def __init__(self, env: gym.Env):
         gym.utils.RecordConstructorArgs.__init__(self)

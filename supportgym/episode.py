@@ -55,13 +55,15 @@ def new_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Stat
     return open_episodes(p, draw_episode(scenario, p, rng))
 
 
-def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> State:
+def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator, s: State | None = None) -> State:
     """The batch-of-one state of ``scenario`` with everything ``rng`` decides drawn (faults,
     changes, noise, reports, routing) and the world run up to its last fault's onset; ready for
-    ``open_episodes``. All of an episode's draws happen here, in a fixed order."""
+    ``open_episodes``. All of an episode's draws happen here, in a fixed order. ``s``: an empty
+    batch-of-one state to draw into (a vector env passes a row of the batch it opens, ``State.rows``),
+    a fresh one by default."""
     topo = scenario.topology
     n, N = topo.n, p.present.shape[1]
-    s = _empty_state(N).copy()
+    s = _empty_state(N).copy() if s is None else s
     s.acc_level[0, :n] = ACC_BASELINE
     s.deploy_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
     s.config_time[0, :n] = -rng.uniform(*QUIET_CHANGE_AGE, n)
@@ -90,6 +92,19 @@ def draw_episode(scenario: Scenario, p: Params, rng: np.random.Generator) -> Sta
                  noise.internal_report_rate, rng)
     _route(s, team_of(drawn[0][2].type, topo.kinds[drawn[0][1]]), noise.misroute, rng)
     return s
+
+
+def cumulative_weights(weights: np.ndarray) -> np.ndarray:
+    """Draw weights cumulated and normalised, as ``Generator.choice(p=weights)`` computes them at every call."""
+    cdf = np.asarray(weights, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def draw_index(cdf: np.ndarray, rng: np.random.Generator) -> int:
+    """What ``rng.choice(len(cdf), p=weights)`` draws (one uniform double placed among the
+    ``cumulative_weights``), without its per-call checks, which cost more than the draw."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def open_episodes(p: Params, s: State) -> State:
@@ -223,6 +238,18 @@ def weight_array(w: RewardWeights) -> np.ndarray:
                      w.resolve_bonus, w.reopen_penalty, w.timeout_penalty, w.severity_mismatch, w.unconfirmed_close])
 
 
+def nonzero_columns(m: np.ndarray) -> np.ndarray:
+    """(B, N, N) int32: for each row of each matrix of ``m`` (B, N, N), the columns of its nonzero
+    entries in order, then -1: a sparse matrix's rows for a kernel to walk in O(entries)."""
+    out = np.full(m.shape, -1, dtype=np.int32)
+    nonzero = m != 0.0
+    # the k-th nonzero of a row goes to position k: its rank among the row's nonzeros
+    rank = np.cumsum(nonzero, axis=-1) - 1
+    b, i, j = np.nonzero(nonzero)
+    out[b, i, rank[b, i, j]] = j
+    return out
+
+
 def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     """The parameter row (B = 1) of one scenario, padded to ``actions.max_services``."""
     topo = scenario.topology
@@ -262,6 +289,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         service_table=np.stack([rows[r] for r in range(N_SERVICE_ROWS)], axis=1),
         load_matrix=load_matrix,
         upward_calls=pad2(topo.upward_calls),
+        upward_callees=nonzero_columns(pad2(topo.upward_calls)),
         callees_first=callees_first,
         redirect=pad2(topo.redirect),
         calls=pad2(topo.calls),

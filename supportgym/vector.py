@@ -18,26 +18,28 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
   ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
 * Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
-* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` (a Python
-  loop over the resetting rows only, a few per step: each row's draws come from its own
-  generator, in the single env's order), then open them all at once (``episode.open_episodes``:
-  warm-up to time 0, first alerts and observation) and copy them into the batch, one assignment
-  per field. Drawing in a batch is future work.
+* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` into its row
+  of one freshly allocated batch (a Python loop over the resetting rows only, a few per step: each
+  row's draws come from its own generator, in the single env's order, so they cannot be one numpy
+  call), then open them all at once (``episode.open_episodes``: warm-up to time 0, first alerts and
+  observation) and copy them into the state, one assignment per field.
 
-``gym.make_vec(vector_spec("supportgym/Incident-v1"), num_envs=N, vectorization_mode="vector_entry_point")``
-builds one (``vector_spec`` says why the registered ids cannot carry it), as does
-``IncidentVectorEnv(num_envs=N, suite=...)``; keyword arguments are those of ``IncidentEnv`` (``suite``, ``max_services``,
-``scenario``, ``start_tier``) plus ``copy`` (return a copy of the observation buffer, default).
+``gym.make_vec("supportgym/Incident-v1", num_envs=N)`` builds one (every Incident id registers it as its
+``vector_entry_point``, the default mode of ``make_vec``; ``vectorization_mode="sync"`` still gives a
+``SyncVectorEnv`` of single envs), as does ``IncidentVectorEnv(num_envs=N, suite=...)``. Keyword arguments
+are those of ``IncidentEnv`` (``suite``, ``max_services``, ``scenario``, ``start_tier``) plus ``copy``
+(return a copy of the observation buffer, default) and ``max_episode_steps`` (truncate a row after that
+many steps of its episode, as ``gym.make(..., max_episode_steps=N)``'s ``TimeLimit`` truncates a single env,
+metrics included).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -62,9 +64,12 @@ class IncidentVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int = 1, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
                  scenario: str | None = None, start_tier: int | None = None, copy: bool = True,
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, max_episode_steps: int | None = None):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be at least 1, not {num_envs!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be a positive int or None, not {max_episode_steps!r}")
+        self.max_episode_steps = max_episode_steps
         if render_mode is not None:
             raise ValueError("IncidentVectorEnv does not render; use IncidentEnv(render_mode=...) for one episode")
         # The single env is the template: it loads and checks the suite, builds the action table
@@ -143,6 +148,8 @@ class IncidentVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
         res = core.step(self.params, self.state, self.table, actions, self._rngs)
+        if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
+            res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
         infos: dict[str, Any] = {"minutes": res.minutes, "_minutes": self._ones,
                                  "invalid_action": res.invalid, "_invalid_action": self._ones}
@@ -185,19 +192,15 @@ class IncidentVectorEnv(VectorEnv):
 
     def _reset_rows(self, rows: np.ndarray, scenario: Scenario | None) -> None:
         """New episodes in ``rows``: each row draws its scenario and episode from its own generator,
-        exactly as ``IncidentEnv.reset`` does, and the rows are copied into the batch."""
+        exactly as ``IncidentEnv.reset`` does, into its row of one batch that then opens at once and
+        is copied into the state."""
         single = self._single
-        weights = single._weights
-        states, moved = [], []
-        for i in rows:
+        opening = State.empty(len(rows), self.table.max_services)
+        moved = []
+        for i, row in zip(rows, opening.rows()):
             rng = self._rngs[i]
-            if scenario is not None:
-                chosen = scenario
-            elif single.fixed_scenario is not None:
-                chosen = single.fixed_scenario
-            else:  # as IncidentEnv.reset draws it
-                chosen = self.suite.scenarios[rng.choice(len(weights), p=weights)]
-            states.append(draw_episode(chosen, single._params_of(chosen), rng))
+            chosen = single.next_scenario(rng, scenario)
+            draw_episode(chosen, single._params_of(chosen), rng, row)
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)
@@ -209,25 +212,9 @@ class IncidentVectorEnv(VectorEnv):
                 else:
                     buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
         # The drawn rows open together: one batch of the resetting rows, with their parameter rows.
-        opening = State(**{name: np.concatenate([getattr(s, name) for s in states]) for name in STATE_FIELDS})
         open_episodes(Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()}), opening)
         for name in STATE_FIELDS:
             getattr(self.state, name)[rows] = getattr(opening, name)
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""
-
-
-def vector_spec(env_id: str = "supportgym/Incident-v1") -> EnvSpec:
-    """The registered spec of ``env_id`` with this class as its ``vector_entry_point``, for
-    ``gym.make_vec(vector_spec(id), num_envs=N, vectorization_mode="vector_entry_point")``.
-
-    The registered ids do not carry the vector entry point themselves: gymnasium refuses
-    ``vector_entry_point`` for a spec with ``additional_wrappers`` (theirs adds
-    ``EpisodeMetricsOnTruncation`` after ``gym.make``'s ``TimeLimit``), and registering one would
-    make ``gym.make_vec``'s default mode pick it and fail. This spec drops the wrapper, which only
-    matters under a ``TimeLimit``; the vector env reports ``episode_metrics`` for every ended row.
-    """
-    import gymnasium as gym
-
-    return replace(gym.spec(env_id), vector_entry_point=IncidentVectorEnv, additional_wrappers=())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import gymnasium as gym
@@ -12,6 +15,15 @@ import supportgym  # noqa: F401  (registers the environment)
 from agents.oracle import OracleAgent
 
 Policy = Callable[[gym.Env, int], int]
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """A module of ``benchmarks/`` (not a package), loaded from its file."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make(suite: str = "standard", scenario: str | None = None, **kwargs) -> gym.Env:

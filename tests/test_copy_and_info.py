@@ -142,12 +142,18 @@ def _wait_to_truncation(env: gym.Env, limit: int) -> dict:
     return info
 
 
-@pytest.mark.parametrize("wrap", ["gym.make", "TimeLimit"])
+@pytest.mark.parametrize("wrap", ["gym.make", "TimeLimit", "wrapper", "nested", "outer wrappers"])
 def test_episode_metrics_when_an_outer_time_limit_truncates(wrap):
     if wrap == "gym.make":
         env = make("tutorial", "cache-failure", max_episode_steps=7)
-    else:
+    elif wrap == "TimeLimit":  # the env finds a TimeLimit around it by itself
+        env = TimeLimit(make("tutorial", "cache-failure"), 7)
+    elif wrap == "wrapper":
         env = supportgym.EpisodeMetricsOnTruncation(TimeLimit(make("tutorial", "cache-failure"), 7))
+    elif wrap == "nested":  # the tighter limit counts
+        env = TimeLimit(make("tutorial", "cache-failure", max_episode_steps=30), 7)
+    else:  # wrappers outside the TimeLimit do not hide it
+        env = gym.wrappers.RecordEpisodeStatistics(make("tutorial", "cache-failure", max_episode_steps=7))
     info = _wait_to_truncation(env, 7)
     metrics = info["episode_metrics"]
     assert metrics["steps"] == 7 and metrics["scenario"] == "cache-failure"
@@ -168,6 +174,28 @@ def test_episode_metrics_method_needs_an_episode_and_tracks_it():
     assert env.episode_metrics()["return"] == pytest.approx(total)
     *_, info = env.step(env.table.index(ActionKind.RESOLVE))
     assert str(info["episode_metrics"]) == str(env.episode_metrics())
+
+
+def test_episode_metrics_when_a_time_limit_truncates_inside_a_vector_env():
+    envs = gym.make_vec("supportgym/Incident-Tutorial-v1", num_envs=2, vectorization_mode="sync",
+                        scenario="cache-failure", max_episode_steps=5)
+    envs.reset(seed=0)
+    wait = envs.unwrapped.envs[0].unwrapped.table.index(ActionKind.WAIT)
+    for k in range(5):
+        *_, truncated, info = envs.step(np.array([wait, wait]))
+        assert list(truncated) == [k == 4] * 2 and ("episode_metrics" in info) == (k == 4)
+    assert list(info["episode_metrics"]["steps"]) == [5, 5]
+
+
+def test_a_step_limit_is_not_found_where_there_is_none():
+    env = make("tutorial", "cache-failure")
+    env.reset(seed=0)
+    assert env.unwrapped._step_limit is None
+    env.unwrapped.reset(seed=0)  # not through the wrappers
+    assert env.unwrapped._step_limit is None
+    limited = TimeLimit(make("tutorial", "cache-failure"), 3)
+    limited.reset(seed=0)
+    assert limited.unwrapped._step_limit == 3
 
 
 def test_natural_end_keeps_the_envs_own_metrics_under_the_wrapper():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -31,7 +30,7 @@ from supportgym.world.faults import FAULT_CATEGORIES, FAULTS
 
 #: The generator's default upper topology size.
 MAX_SERVICES = GeneratorSpec(seed=0).services[1]
-from tests.conftest import oracle_policy, run_episode
+from tests.conftest import benchmark_script, oracle_policy, run_episode
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING = ("tutorial", "standard", "hard")
@@ -43,14 +42,6 @@ HAND_WRITTEN = {
                          "calls": [{"from": "w", "to": "d", "weight": 0.5}]}},
     "scenarios": [{"name": "s", "topology": "t", "faults": [{"type": "slow_query", "service": "d"}]}],
 }
-
-
-def _script(name: str):
-    """A module of ``benchmarks/`` (not a package), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write(tmp_path: Path, data: dict, name: str = "suite.yaml") -> Path:
@@ -253,7 +244,7 @@ def test_heldout_fault_mix_differs_from_training():
 
 
 def test_standard_suite_calibrated_within_two_points():
-    calibrate = _script("calibrate")
+    calibrate = benchmark_script("calibrate")
     expected = calibrate.expected_mix(load_suite("standard"))
     sampled = calibrate.root_cause_mix("standard", 4000)
     for category, share in GHOSH_ROOT_CAUSES.items():
@@ -264,7 +255,7 @@ def test_standard_suite_calibrated_within_two_points():
 def test_standard_suite_remedy_mix_within_five_points_of_ghosh():
     """The oracle's rollback share (and infrastructure changes) as in Ghosh et al.: latent faults
     bring it down from the half it would be if every code and config bug came with a change."""
-    calibrate = _script("calibrate")
+    calibrate = benchmark_script("calibrate")
     remedies, held = calibrate.remedy_mix("standard", 500)
     mitigations = calibrate.mitigation_mix(remedies)
     assert held == 100.0
@@ -296,7 +287,7 @@ def test_generated_latent_faults_follow_their_shares():
 
 @pytest.mark.slow
 def test_calibration_script_full_run(capsys):
-    calibrate = _script("calibrate")
+    calibrate = benchmark_script("calibrate")
     assert calibrate.main([]) == 0
     out = capsys.readouterr().out
     assert "largest gap" in out and "infrastructure change" in out
@@ -312,4 +303,4 @@ def test_catalogue_lists_every_builtin_scenario():
 
 @pytest.mark.slow
 def test_catalogue_is_up_to_date():
-    assert _script("catalogue").main(["--check", "--workers", "1"]) == 0
+    assert benchmark_script("catalogue").main(["--check", "--workers", "1"]) == 0

@@ -9,7 +9,8 @@ from gymnasium.vector import AutoresetMode
 
 import supportgym  # noqa: F401  (registers the ids)
 from supportgym.env import IncidentEnv, InvalidActionError
-from supportgym.vector import IncidentVectorEnv, vector_spec
+from supportgym.episode import cumulative_weights, draw_index
+from supportgym.vector import IncidentVectorEnv
 
 
 def _pick(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
@@ -54,6 +55,14 @@ def test_row_i_equals_a_single_env_seeded_seed_plus_i_across_autoresets(suite):
     assert len(scenarios) >= 3  # rows ran different scenarios side by side
 
 
+@pytest.mark.parametrize("weights", [[1.0], [0.2, 0.3, 0.5], [0.0, 0.25, 0.0, 0.75], [1 / 3] * 3, [0.1] * 7 + [0.3]])
+def test_the_scenario_draw_is_generator_choice(weights):
+    """Resets draw scenarios with ``draw_index``: what ``rng.choice(len(w), p=w)`` draws, and as many draws."""
+    cdf, ours, theirs = cumulative_weights(weights), np.random.default_rng(4), np.random.default_rng(4)
+    assert [draw_index(cdf, ours) for _ in range(3000)] == [theirs.choice(len(weights), p=weights) for _ in range(3000)]
+    assert ours.random() == theirs.random()
+
+
 def test_stacked_params_follow_each_rows_scenario():
     venv = IncidentVectorEnv(num_envs=6, suite="standard")
     venv.reset(seed=2)
@@ -70,16 +79,55 @@ def test_stacked_params_follow_each_rows_scenario():
     assert venv.params.reward_weights.shape == (6, venv.params.reward_weights.shape[1])
 
 
-def test_make_vec_builds_it_and_documents_the_autoreset_mode():
-    venv = gym.make_vec(vector_spec("supportgym/Incident-Hard-v1"), num_envs=3, vectorization_mode="vector_entry_point")
+@pytest.mark.parametrize("mode", [None, "vector_entry_point"])
+def test_make_vec_builds_it_and_documents_the_autoreset_mode(mode):
+    venv = gym.make_vec("supportgym/Incident-Hard-v1", num_envs=3, vectorization_mode=mode)
     assert isinstance(venv, IncidentVectorEnv) and venv.suite.name == supportgym.load_suite("hard").name
     assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert venv.spec.id == "supportgym/Incident-Hard-v1" and venv.spec.kwargs["num_envs"] == 3
     obs, info = venv.reset(seed=0)
     assert obs.shape == (3, *venv.single_observation_space.shape) and venv.observation_space.contains(obs)
     assert info["action_mask"].shape == (3, venv.single_action_space.n)
     assert venv.action_space.shape == (3,)
-    # the registered ids keep their gymnasium defaults (sync sub-envs)
-    assert isinstance(gym.make_vec("supportgym/Incident-v1", num_envs=2), gym.vector.SyncVectorEnv)
+    # sub-environments on request, each the single env gym.make builds
+    sync = gym.make_vec("supportgym/Incident-v1", num_envs=2, vectorization_mode="sync")
+    assert isinstance(sync, gym.vector.SyncVectorEnv)
+
+
+def test_make_vec_passes_keyword_arguments_through(tmp_path):
+    venv = gym.make_vec("supportgym/Incident-v1", num_envs=2, vectorization_mode="vector_entry_point",
+                        suite="tutorial", max_services=20, scenario="bad-deploy", start_tier=2)
+    assert venv.suite.name == supportgym.load_suite("tutorial").name and venv.table.max_services == 20
+    venv.reset(seed=0)
+    assert [s.name for s in venv.scenarios] == ["bad-deploy"] * 2 and list(venv.state.tier) == [2, 2]
+    with pytest.raises(TypeError):
+        gym.make_vec("supportgym/Incident-v1", num_envs=2, vectorization_mode="vector_entry_point", sute="hard")
+
+
+@pytest.mark.parametrize("env_id,limit", [("supportgym/Incident-v1", None), ("supportgym/Incident-Tutorial-v1", 9)])
+def test_make_vec_rows_equal_gym_make_envs(env_id, limit):
+    """Row i of ``gym.make_vec`` is ``gym.make`` (wrappers, TimeLimit and all) seeded ``seed + i``."""
+    B, seed = 3, 7
+    venv = gym.make_vec(env_id, num_envs=B, vectorization_mode="vector_entry_point", max_episode_steps=limit)
+    singles = [gym.make(env_id, max_episode_steps=limit) for _ in range(B)]
+    obs, info = venv.reset(seed=seed)
+    for i, env in enumerate(singles):
+        np.testing.assert_array_equal(obs[i], env.reset(seed=seed + i)[0])
+    pick, ends = np.random.default_rng(3), 0
+    for _ in range(60):
+        actions = _pick(pick, info["action_mask"])
+        obs, reward, terminated, truncated, info = venv.step(actions)
+        for i, env in enumerate(singles):
+            o, r, te, tr, inf = env.step(int(actions[i]))
+            assert (r, te, tr) == (reward[i], terminated[i], truncated[i])
+            if te or tr:
+                ends += 1
+                assert str(info["episode_metrics"][i]) == str(inf["episode_metrics"])  # nan-safe
+                np.testing.assert_array_equal(info["final_obs"][i], o)
+                o, inf = env.reset()
+            np.testing.assert_array_equal(obs[i], o)
+            np.testing.assert_array_equal(info["action_mask"][i], inf["action_mask"])
+    assert ends >= (B * 6 if limit else 1)
 
 
 def test_reset_mask_resets_only_its_rows_and_seeds_them_like_single_envs():
@@ -120,5 +168,7 @@ def test_step_before_reset_and_bad_arguments_are_refused():
         venv.step(np.zeros(2, dtype=int))
     with pytest.raises(ValueError):
         IncidentVectorEnv(num_envs=0)
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        IncidentVectorEnv(num_envs=1, max_episode_steps=0)
     with pytest.raises(ValueError, match="unknown reset option"):
         venv.reset(options={"scenaro": "x"})

@@ -130,19 +130,26 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     if target is None:
         target, capacity_during = np.full(batch, -1), np.ones(batch)  # no service loses capacity
     _signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
-                    p.upward_calls, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level, target,
-                    capacity_during, rows, out.table, out.impact, out.conditions)
+                    p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
+                    s.acc_level, target, capacity_during, rows, out.table, out.impact, out.conditions)
     return out
 
 
 @kernel
 def _signals_kernel(
-    time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, callees_first, load_mult,
-    cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact, conditions,
+    time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, upward_callees,
+    callees_first, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact,
+    conditions,
 ):  # pragma: no cover - compiled
-    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``; see ``signals``."""
+    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``; see ``signals``.
+
+    Linear in the services and calls, not quadratic: the load sums run over the services that
+    inject load (entries, spikes), the upward sums over each service's callees
+    (``upward_callees``) and the dead caches; every sum adds the same nonzero terms in the same
+    order as the dense products did (zero terms add nothing), so the results are bit-identical."""
     n = present.shape[1]
     raw = np.empty(n)
+    dead = np.empty(n, np.int64)  # the row's dead caches, in index order
     for b in rows:
         entry, base_load, capacity = service_table[b, ROW_ENTRY], service_table[b, ROW_BASE_LOAD], \
             service_table[b, ROW_CAPACITY]
@@ -158,11 +165,11 @@ def _signals_kernel(
         # load flows down the calls; a dead cache sends its hits to the database it fronts
         for j in range(n):
             raw[j] = entry[j] * traffic + base_load[j] * (load_mult[b, j] - 1.0)
-        for j in range(n):
-            acc = 0.0
-            for i in range(n):
-                acc += raw[i] * load_matrix[b, i, j]
-            load[j] = acc
+            load[j] = 0.0
+        for i in range(n):
+            if raw[i] != 0.0:
+                for j in range(n):
+                    load[j] += raw[i] * load_matrix[b, i, j]
         for i in range(n):
             if cache_down[b, i] > 0.0:
                 for j in range(n):
@@ -196,25 +203,29 @@ def _signals_kernel(
             saturation[i] = max(u, top)
         # errors and latency flow up the calls, callees first
         impact[b] = 0.0
-        any_cache_down = False
+        n_dead = 0
         for i in range(n):
-            any_cache_down = any_cache_down or cache_down[b, i] > 0.0
+            if cache_down[b, i] > 0.0:
+                dead[n_dead] = i
+                n_dead += 1
         for idx in range(n):
             j = callees_first[b, idx]
             e, lat = err_own[j], lat_own[j]
-            for d in range(n):
+            for t in range(n):
+                d = upward_callees[b, j, t]
+                if d < 0:
+                    break
                 w = upward_calls[b, j, d]
-                if w != 0.0:
-                    e += w * err[d]
-                    lat += w * latency[d]
-            if any_cache_down:  # the hits of a dead cache now wait on its database
-                for c in range(n):
-                    if cache_down[b, c] > 0.0 and calls[b, j, c] > 0.0:
-                        for d in range(n):
-                            w = calls[b, j, c] * redirect[b, c, d]
-                            if w != 0.0:
-                                e += w * err[d]
-                                lat += w * latency[d]
+                e += w * err[d]
+                lat += w * latency[d]
+            for k in range(n_dead):  # the hits of a dead cache now wait on its database
+                c = dead[k]
+                if calls[b, j, c] > 0.0:
+                    for d in range(n):
+                        w = calls[b, j, c] * redirect[b, c, d]
+                        if w != 0.0:
+                            e += w * err[d]
+                            lat += w * latency[d]
             e = min(e, 1.0)
             err[j] = e
             latency[j] = lat

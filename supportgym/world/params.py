@@ -32,6 +32,7 @@ class Params:
     service_table: np.ndarray  # (B, N_SERVICE_ROWS, N): the rows named ROW_* (see the properties)
     load_matrix: np.ndarray  # (B, N, N)
     upward_calls: np.ndarray  # (B, N, N) call weights errors and latency flow up through
+    upward_callees: np.ndarray  # (B, N, N) int32: per service, where its ``upward_calls`` row is nonzero, then -1
     callees_first: np.ndarray  # (B, N) service order with every service after all it calls
     redirect: np.ndarray  # (B, N, N)
     calls: np.ndarray  # (B, N, N) call weights; > 0 is an edge

@@ -2,6 +2,7 @@
 periodic evaluation, with the baselines' scores on the same episodes as reference lines.
 
     python benchmarks/learning_curve.py runs/std --out docs/learning-curve-standard.png
+    python benchmarks/learning_curve.py runs/graph --watched heldout --out heldout.png   # the watched suite
 """
 
 from __future__ import annotations
@@ -29,14 +30,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a train.py run directory")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--watched", metavar="SUITE", default=None,
+                        help="plot the watched suite's curve (train.py --watch-suite: eval_SUITE/score)")
     args = parser.parse_args()
     scalars = read_scalars(args.run_dir)
-    if "eval/score" not in scalars:
-        parser.error(f"{args.run_dir} has no eval/score in its TensorBoard logs")
+    suffix = f"_{args.watched}" if args.watched else ""
+    curve, prefix = f"eval{suffix}/score", f"baselines{suffix}/"
+    if curve not in scalars:
+        parser.error(f"{args.run_dir} has no {curve} in its TensorBoard logs")
     # Reference lines: each baseline's latest score (the same episodes at every evaluation).
-    baselines = {tag[len("baselines/"):-len("_score")]: values[-1][1] for tag, values in scalars.items()
-                 if tag.startswith("baselines/") and tag.endswith("_score")}
-    write_learning_curve(args.out, f"{args.run_dir.name}: periodic evaluation", scalars["eval/score"], baselines)
+    baselines = {tag[len(prefix):-len("_score")]: values[-1][1] for tag, values in scalars.items()
+                 if tag.startswith(prefix) and tag.endswith("_score")}
+    title = f"{args.run_dir.name}: periodic evaluation" + (f" on {args.watched} (watched, not selected on)" if suffix else "")
+    write_learning_curve(args.out, title, scalars[curve], baselines)
     print(f"wrote {args.out}")
 
 

@@ -33,7 +33,7 @@ def test_a_model_is_shipped_with_its_card():
 def test_the_shipped_model_plays_through_evaluate(tmp_path, suite, slots):
     for model in SHIPPED:
         played = evaluate("--suite", suite, "--agents", f"random,oracle,{model.relative_to(MODELS.parent)}",
-                          "--episodes", "2", "--reps", "50", "--max-services", str(slots), "--out", str(tmp_path))
+                          "--episodes", "2", "--reps", "100", "--max-services", str(slots), "--out", str(tmp_path))
         assert played.returncode == 0, played.stderr[-2000:]
         results = json.loads((tmp_path / "results.json").read_text())
         assert str(model.relative_to(MODELS.parent)) in results["agents"]

@@ -242,37 +242,17 @@ def test_load_rejects_what_is_not_a_graph_model(tmp_path):
         load_graph_policy(tmp_path / "missing.zip", _env())
 
 
-def _expert_demonstrations(env: gym.Env, episodes: int) -> tuple[np.ndarray, ...]:
-    """The expert's (observations, actions, masks)."""
-    expert = make_agent("expert", env)
-    observations, actions, masks = [], [], []
-    for seed in range(episodes):
-        obs, info = env.reset(seed=seed)
-        state, start = None, np.ones(1, dtype=bool)
-        while True:
-            action, state = expert.predict(obs, state=state, episode_start=start,
-                                           action_masks=info["action_mask"])
-            start = np.zeros(1, dtype=bool)
-            observations.append(obs)
-            actions.append(int(action))
-            masks.append(info["action_mask"])
-            obs, _, terminated, truncated, info = env.step(int(action))
-            if terminated or truncated:
-                break
-    return np.array(observations), np.array(actions), np.array(masks)
-
-
 @pytest.mark.parametrize("share", [False, True])
 def test_behaviour_cloning_trains_the_actor_alone(share):
     """training/warmstart.behaviour_clone works on the graph policy unchanged, with or without an
     encoder shared with the critic; without, the critic's encoder is left alone."""
-    from training.warmstart import behaviour_clone
+    from training.warmstart import behaviour_clone, collect_demonstrations
 
     env = _env(16)
     policy = MaskablePPO(MaskableGraphPolicy, env, policy_kwargs={"share_features_extractor": share}).policy
     critic = {k: v.clone() for k, v in policy.vf_features_extractor.state_dict().items()}
     actor = {k: v.clone() for k, v in policy.pi_features_extractor.state_dict().items()}
-    behaviour_clone(policy, *_expert_demonstrations(env, 3), epochs=1)
+    behaviour_clone(policy, *collect_demonstrations("standard", "expert", 3, seed=0, max_services=16), epochs=1)
     changed = [not th.equal(v, policy.pi_features_extractor.state_dict()[k]) for k, v in actor.items()]
     unchanged = [th.equal(v, policy.vf_features_extractor.state_dict()[k]) for k, v in critic.items()]
     assert any(changed) and all(unchanged) == (not share)
@@ -280,8 +260,8 @@ def test_behaviour_cloning_trains_the_actor_alone(share):
 
 @pytest.mark.slow
 def test_behaviour_cloning_the_expert_into_the_graph_policy_learns_its_choices():
-    from training.warmstart import behaviour_clone
+    from training.warmstart import behaviour_clone, collect_demonstrations
 
-    env = _env(16)
-    fit = behaviour_clone(_model(env).policy, *_expert_demonstrations(env, 150), epochs=25, batch_size=128)
+    demonstrations = collect_demonstrations("standard", "expert", 150, seed=0, max_services=16)
+    fit = behaviour_clone(_model(_env(16)).policy, *demonstrations, epochs=25, batch_size=128)
     assert fit["accuracy"] > 0.8, fit

@@ -134,21 +134,23 @@ def parse_args(argv: list[str] | None = None) -> Args:
     return Args(**vars(p.parse_args(argv)))
 
 
-def _integer(text: str, low: int, what: str) -> int:
+def _number(text: str) -> float:
+    """``text`` as a number (``2e6`` included), NaN if it is none, so every check refuses it."""
     try:
-        number = float(text)  # accepts 2e6
+        return float(text)
     except ValueError:
-        number = float("nan")
+        return float("nan")
+
+
+def _integer(text: str, low: int, what: str) -> int:
+    number = _number(text)
     if not number.is_integer() or number < low:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return int(number)
 
 
 def _positive_float(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        number = float("nan")
+    number = _number(text)
     if not number > 0 or number == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return number
@@ -192,25 +194,17 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         hyperparams = apply_overrides(load_hyperparams(Path(args.hyperparams), args.algo, args.suite), args.hp)
     if args.algo not in ALGORITHM_CLASSES:
         raise ConfigError(f"unknown algorithm {args.algo!r} (one of: {', '.join(ALGORITHM_CLASSES)})")
-    suite = supportgym.load_suite(args.suite, args.max_services)  # a bad suite fails here, before anything is written
-    if suite.heldout:
+    # a bad suite fails here, before anything is written
+    if _fitting_suite(args.suite, args.max_services, "suite").heldout:
         raise ConfigError(f"suite {args.suite!r} is held out: evaluate on it, never train on it")
-    if args.max_services < suite.max_services:
-        raise ConfigError(f"--max-services {args.max_services} is smaller than suite {suite.name!r}, whose largest "
-                          f"topology has {suite.max_services} services")
     args.eval_suite = args.eval_suite or supportgym.selection_suite(args.suite)
+    if _fitting_suite(args.eval_suite, args.max_services, "--eval-suite").heldout:
+        raise ConfigError(f"--eval-suite {args.eval_suite!r} is held out: select models on a validation draw, and "
+                          f"watch the held-out suite with --watch-suite")
     if args.watch_suite is None:
         args.watch_suite = "heldout" if args.suite in supportgym.TRAINING_DISTRIBUTIONS else "none"
-    for option, name in (("--eval-suite", args.eval_suite), ("--watch-suite", args.watch_suite)):
-        if name == "none" and option == "--watch-suite":
-            continue
-        other = supportgym.load_suite(name, args.max_services)
-        if other.heldout and option == "--eval-suite":
-            raise ConfigError(f"--eval-suite {name!r} is held out: select models on a validation draw, and "
-                              f"watch the held-out suite with --watch-suite")
-        if args.max_services < other.max_services:
-            raise ConfigError(f"{option} {name!r} has a topology of {other.max_services} services, more than "
-                              f"--max-services {args.max_services}")
+    if args.watch_suite != "none":
+        _fitting_suite(args.watch_suite, args.max_services, "--watch-suite")
     accepted = set(inspect.signature(ALGORITHM_CLASSES[args.algo].__init__).parameters) - {"self"}
     hyperparams = validate_hyperparams(hyperparams, args.algo, accepted)
     if args.timesteps is None:  # a new run without --timesteps: the budget its hyperparameters give
@@ -233,6 +227,15 @@ def plan(args: Args) -> tuple[Args, dict[str, Any]]:
         if hyperparams.get("normalize"):
             raise ConfigError("--warm-start clones on raw observations: it cannot be combined with normalize")
     return args, hyperparams
+
+
+def _fitting_suite(name: str, max_services: int, role: str) -> supportgym.Suite:
+    """Suite ``name``, loaded and checked to fit ``max_services`` slots (``role`` names it in errors)."""
+    suite = supportgym.load_suite(name, max_services)
+    if max_services < suite.max_services:
+        raise ConfigError(f"--max-services {max_services} is smaller than {role} {suite.name!r}, whose largest "
+                          f"topology has {suite.max_services} services")
+    return suite
 
 
 def train(args: Args, argv: list[str], extra_callbacks: Sequence[BaseCallback] = ()) -> int:

@@ -118,18 +118,7 @@ def resolve_suite_path(suite: str | Path) -> Path:
 
 @lru_cache(maxsize=64)
 def _load_cached(path: str, mtime: float, max_services: int | None) -> Suite:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SUITE_BYTES + 1)
-    except OSError as e:
-        raise SuiteError(path, "", f"cannot read suite file ({e.strerror})") from None
-    if len(data) > MAX_SUITE_BYTES:
-        raise SuiteError(path, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SuiteError(path, "", f"not UTF-8 text (byte {e.start})") from None
-    return parse_suite(text, source=path, max_services=max_services)
+    return parse_suite(read_text(path, "suite"), source=path, max_services=max_services)
 
 
 def load_suite(suite: str | Path, max_services: int | None = None) -> Suite:
@@ -138,11 +127,44 @@ def load_suite(suite: str | Path, max_services: int | None = None) -> Suite:
     With ``max_services`` (the environment's), a generator entry that could make a larger
     topology is refused before anything is generated."""
     path = resolve_suite_path(suite)
+    return _load_cached(str(path), file_mtime(path, "suite"), max_services)
+
+
+def file_mtime(path: Path, kind: str) -> float:
+    """``path``'s modification time, the load caches' key; a file that cannot be read is a
+    ``SuiteError`` ("cannot read ``kind`` file")."""
     try:
-        mtime = path.stat().st_mtime
+        return path.stat().st_mtime
     except OSError as e:
-        raise SuiteError(str(path), "", f"cannot read suite file ({e.strerror})") from None
-    return _load_cached(str(path), mtime, max_services)
+        raise SuiteError(str(path), "", f"cannot read {kind} file ({e.strerror})") from None
+
+
+def read_text(path: str, kind: str) -> str:
+    """The UTF-8 text of a suite or shift file of at most ``MAX_SUITE_BYTES`` bytes."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)
+    except OSError as e:
+        raise SuiteError(path, "", f"cannot read {kind} file ({e.strerror})") from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise SuiteError(path, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SuiteError(path, "", f"not UTF-8 text (byte {e.start})") from None
+
+
+def read_yaml(text: str, source: str) -> Any:
+    """YAML ``text``, loaded safely (``_SuiteLoader``); a syntax error names ``source`` and the line."""
+    loader = _SuiteLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f"line {where.line + 1}" if where else ""
+        raise SuiteError(source, line, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    finally:
+        loader.dispose()
 
 
 class _SuiteLoader(yaml.SafeLoader):
@@ -185,15 +207,7 @@ def parse_suite(text: str, source: str = "<string>", max_services: int | None = 
     as in :func:`load_suite`."""
     if len(text) > MAX_SUITE_BYTES:
         raise SuiteError(source, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
-    loader = _SuiteLoader(text)
-    try:
-        raw = loader.get_single_data()
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f"line {where.line + 1}" if where else ""
-        raise SuiteError(source, line, f"not valid YAML ({getattr(e, 'problem', e)})") from None
-    finally:
-        loader.dispose()
+    raw = read_yaml(text, source)
     if raw is None:
         raise SuiteError(source, "", "the file is empty")
     return build_suite(raw, source, max_services)

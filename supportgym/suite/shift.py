@@ -17,18 +17,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field
 
 from supportgym import builtin_suite_dir
 from supportgym.suite.loading import (
-    MAX_SUITE_BYTES,
     Scenario,
     Suite,
     SuiteError,
-    _SuiteLoader,
     _validate,
+    file_mtime,
     load_suite,
+    read_text,
+    read_yaml,
 )
 from supportgym.suite.schema import DrawWeight, Name, NoiseSpec, Probability, RewardWeights, Strict
 
@@ -163,39 +163,16 @@ def resolve_shift_path(suite: str | Path) -> Path:
 def load_shift_suite(suite: str | Path, max_services: int | None = None) -> ShiftSuite:
     """Load and validate a shift file by built-in name (``scenarios/shifts/<name>.yaml``) or path."""
     path = resolve_shift_path(suite)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError as e:
-        raise SuiteError(str(path), "", f"cannot read shift file ({e.strerror})") from None
-    return _load_cached(str(path), mtime, max_services)
+    return _load_cached(str(path), file_mtime(path, "shift"), max_services)
 
 
 @lru_cache(maxsize=16)
 def _load_cached(path: str, mtime: float, max_services: int | None) -> ShiftSuite:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SUITE_BYTES + 1)
-        text = data.decode("utf-8")
-    except OSError as e:
-        raise SuiteError(path, "", f"cannot read shift file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise SuiteError(path, "", f"not UTF-8 text (byte {e.start})") from None
-    if len(data) > MAX_SUITE_BYTES:
-        raise SuiteError(path, "", f"the file is larger than {MAX_SUITE_BYTES} bytes")
-    return parse_shift_suite(text, path, max_services)
+    return parse_shift_suite(read_text(path, "shift"), path, max_services)
 
 
 def parse_shift_suite(text: str, source: str = "<string>", max_services: int | None = None) -> ShiftSuite:
-    loader = _SuiteLoader(text)
-    try:
-        raw = loader.get_single_data()
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        raise SuiteError(source, f"line {where.line + 1}" if where else "",
-                         f"not valid YAML ({getattr(e, 'problem', e)})") from None
-    finally:
-        loader.dispose()
-    return build_shift_suite(raw, source, max_services)
+    return build_shift_suite(read_yaml(text, source), source, max_services)
 
 
 def build_shift_suite(raw: Any, source: str = "<data>", max_services: int | None = None) -> ShiftSuite:

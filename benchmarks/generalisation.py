@@ -20,10 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agents.graph.loading import graph_policy_name  # noqa: E402
-from agents.safe_load import read_metadata  # noqa: E402
-from supportgym.contract.vocabulary import N_SERVICE_ACTIONS, ActionKind  # noqa: E402
+from agents.graph.loading import graph_policy_name
+from agents.safe_load import read_metadata
+from supportgym.contract.vocabulary import N_SERVICE_ACTIONS, ActionKind
 
 ROOT = Path(__file__).resolve().parent.parent
 #: (suite as evaluate.py takes it, its label, the slots it needs)

@@ -28,11 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize, unwrap_vec_wrapper
 
 import supportgym
 from agents.registry import RULE_AGENTS
@@ -49,7 +47,8 @@ from training.evaluation import DomainEvaluator
 from training.models import ALGORITHM_CLASSES
 from training.rundir import (RunDirError, SaveError, atomic_save, atomic_write, latest_checkpoint, read_config,
                              remove_temporary_files, resolve_run_dir, save_checkpoint, write_config)
-from training.shaping import ImpactShaping
+from training.curriculum import DEFAULT_CURRICULUM_FRACTION, Curriculum
+from training.shaping import EvidenceBonus, ImpactShaping, vector_env_of
 from training.warmstart import CLONABLE, behaviour_clone, collect_demonstrations
 
 #: --policy graph: the graph policy of each algorithm that has one.
@@ -287,25 +286,25 @@ def train(args: Args, argv: list[str], extra_callbacks: Sequence[BaseCallback] =
 
 def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) -> VecEnv:
     """The training environments: the native batched env through its SB3 adapter (one batched
-    step for all envs, the same trajectories as a DummyVecEnv of single envs), or, with impact
-    shaping (a wrapper of single envs, not batched yet), a DummyVecEnv (faster than subprocesses
-    on 2 cores); VecNormalize if the hyperparameters ask for it (with the statistics of
-    ``checkpoint`` when resuming)."""
+    step for all envs, the same trajectories as a DummyVecEnv of single envs) in ``VecMonitor``;
+    outside it, the training-only rewards the hyperparameters ask for (impact shaping, the
+    evidence bonus: the monitor logs the environment's own reward); VecNormalize outermost if asked
+    for (with the statistics of ``checkpoint`` when resuming)."""
     normalize = hyperparams.get("normalize", False)
     stats = vec_normalize_path(checkpoint) if normalize and checkpoint is not None else None
     if stats is not None and not stats.is_file():
         raise RunDirError(f"the run trains under VecNormalize, but the statistics of {checkpoint.name} ({stats}) "
                           "are missing")
     n_envs = args.n_envs or int(hyperparams.get("n_envs", 8))
-    shaping = float(hyperparams.get("impact_shaping", 0.0))
     gamma = float(hyperparams.get("gamma", 0.99))
-    env_kwargs = {"suite": args.suite, "max_services": args.max_services, "render_mode": None}
-    if shaping:
-        venv = make_vec_env("supportgym/Incident-v1", n_envs=n_envs, seed=args.seed, env_kwargs=env_kwargs,
-                            wrapper_class=_wrap, wrapper_kwargs={"shaping": shaping, "gamma": gamma})
-    else:  # seeded as make_vec_env seeds its envs (seed + rank), with VecMonitor for its Monitor
-        venv = VecMonitor(IncidentSB3VecEnv(IncidentVectorEnv(num_envs=n_envs, **env_kwargs)))
-        venv.seed(args.seed)
+    # seeded as make_vec_env seeds its envs (seed + rank), with VecMonitor for its Monitor
+    venv: VecEnv = VecMonitor(IncidentSB3VecEnv(IncidentVectorEnv(num_envs=n_envs, suite=args.suite,
+                                                                  max_services=args.max_services)))
+    venv.seed(args.seed)
+    if hyperparams.get("impact_shaping"):
+        venv = ImpactShaping(venv, coef=float(hyperparams["impact_shaping"]), gamma=gamma)
+    if hyperparams.get("evidence_bonus"):
+        venv = EvidenceBonus(venv, coef=float(hyperparams["evidence_bonus"]))
     if stats is not None:
         try:
             normalizer = load_vec_normalize(stats)
@@ -319,9 +318,14 @@ def make_envs(args: Args, hyperparams: dict[str, Any], checkpoint: Path | None) 
     return venv
 
 
-def _wrap(env: gym.Env, shaping: float, gamma: float) -> gym.Env:
-    """A training env, with impact shaping if asked for."""
-    return ImpactShaping(env, coef=shaping, gamma=gamma) if shaping else env
+def curriculum(args: Args, hyperparams: dict[str, Any], venv: VecEnv) -> Curriculum | None:
+    """The start-tier curriculum and evidence-bonus schedule (training/curriculum.py), if asked for."""
+    start_share = float(hyperparams.get("start_tier_share", 0.0))
+    bonus = unwrap_vec_wrapper(venv, EvidenceBonus)
+    if not start_share and bonus is None:
+        return None
+    end = hyperparams.get("curriculum_fraction", DEFAULT_CURRICULUM_FRACTION) * args.timesteps
+    return Curriculum(vector_env_of(venv), end, start_share=start_share, bonus=bonus, seed=args.seed)
 
 
 def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
@@ -371,6 +375,9 @@ def setup(args: Args, hyperparams: dict[str, Any], run_dir: Path, venv: VecEnv,
         callbacks.append(CriticWarmup(hyperparams[CRITIC_WARMUP_KEY]))
     if args.minutes:
         callbacks.append(WallClockBudget(60 * args.minutes))
+    schedule = curriculum(args, hyperparams, venv)
+    if schedule is not None:
+        callbacks.append(schedule)
     return model, evaluator, callbacks
 
 

@@ -18,6 +18,10 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   ended episode's last mask and metrics, laid out as ``SyncVectorEnv`` lays out ``final_info``.
   ``infos["minutes"]`` and ``infos["invalid_action"]`` are those of the step just taken in every row.
 * Masks: ``action_masks()`` (B, A) and ``infos["action_mask"]``.
+* For training aids (``training/``): ``start_tiers`` (B,) opens a row's next episodes at another
+  tier (0: the scenario's own; it draws nothing, so the row's trajectories are a single env's with
+  that ``start_tier``), and ``step_end_hooks`` are called with the state each step reached,
+  before the rows that ended are reset (how a reward wrapper reads an ended episode's last state).
 * Resets of the rows that end draw each row's episode with ``episode.draw_episode`` into its row
   of one freshly allocated batch (a Python loop over the resetting rows only, a few per step: each
   row's draws come from its own generator, in the single env's order, so they cannot be one numpy
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -101,6 +105,12 @@ class IncidentVectorEnv(VectorEnv):
         self._started = False
         self._ones = np.ones(B, dtype=bool)
         self._ones.setflags(write=False)
+        #: Per row, the tier its next episodes open at, 0 for the scenario's own (a training
+        #: curriculum sets it; it draws nothing, so a row's trajectories stay its seed's otherwise).
+        self.start_tiers = np.zeros(B, dtype=np.int64)
+        #: Called after every step with the state the step reached, before the rows that ended
+        #: are reset: what a training wrapper needs to read an ended episode's last state.
+        self.step_end_hooks: list[Callable[[State], None]] = []
 
     # --- the VectorEnv API ---------------------------------------------------------------------
 
@@ -151,6 +161,8 @@ class IncidentVectorEnv(VectorEnv):
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
             res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
+        for hook in self.step_end_hooks:
+            hook(self.state)
         infos: dict[str, Any] = {"minutes": res.minutes, "_minutes": self._ones,
                                  "invalid_action": res.invalid, "_invalid_action": self._ones}
         if ended.any():
@@ -201,6 +213,8 @@ class IncidentVectorEnv(VectorEnv):
             rng = self._rngs[i]
             chosen = single.next_scenario(rng, scenario)
             draw_episode(chosen, single._params_of(chosen), rng, row)
+            if self.start_tiers[i]:
+                row.tier[0] = self.start_tiers[i]
             if chosen is not self.scenarios[i]:
                 self.scenarios[i] = chosen
                 moved.append(i)

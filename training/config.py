@@ -80,7 +80,9 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
 #: Hyperparameters that are not the algorithm's own (train.py reads them).
 #: The hyperparameter of ``training.callbacks.CriticWarmup``: RL steps with the actor frozen.
 CRITIC_WARMUP_KEY = "critic_warmup_steps"
-TRAINER_KEYS = ("n_timesteps", "n_envs", "impact_shaping", "normalize", CRITIC_WARMUP_KEY)
+#: The hyperparameters of ``training.curriculum`` (training aids annealed to nothing).
+CURRICULUM_KEYS = ("start_tier_share", "evidence_bonus", "curriculum_fraction")
+TRAINER_KEYS = ("n_timesteps", "n_envs", "impact_shaping", "normalize", CRITIC_WARMUP_KEY, *CURRICULUM_KEYS)
 #: Set by train.py from its own options; a hyperparameter may not set them.
 RESERVED_KEYS = {"env": "use --suite", "seed": "use --seed", "device": "always cpu", "verbose": "always 0",
                  "tensorboard_log": "use --run-dir", "_init_setup_model": "internal"}
@@ -131,6 +133,8 @@ KNOWN: dict[str, Number] = {
     "target_update_interval": Number(int, 1), "exploration_fraction": Number(float, 0, 1),
     "exploration_initial_eps": Number(float, 0, 1), "exploration_final_eps": Number(float, 0, 1),
     "tau": Number(float, 0, 1, open_low=True), "impact_shaping": Number(float, 0),
+    "start_tier_share": Number(float, 0, 1), "evidence_bonus": Number(float, 0),
+    "curriculum_fraction": Number(float, 0, 1, open_low=True),
 }
 
 

@@ -16,6 +16,7 @@ from supportgym.contract.vocabulary import ActionKind  # noqa: E402
 from supportgym.env import IncidentEnv  # noqa: E402
 from supportgym.sb3 import IncidentSB3VecEnv  # noqa: E402
 from supportgym.vector import IncidentVectorEnv  # noqa: E402
+from tests.test_vector import lockstep  # noqa: E402
 from tests.test_train import TINY, TINY_HP, scalar_tags, train  # noqa: E402
 from training.curriculum import Curriculum, remaining_share  # noqa: E402
 from training.shaping import EvidenceBonus, ImpactShaping, vector_env_of  # noqa: E402
@@ -34,17 +35,7 @@ def test_a_row_opened_at_a_higher_tier_is_the_single_env_started_there_and_the_o
     for i, env in enumerate(singles):
         np.testing.assert_array_equal(obs[i], env.reset(seed=seed + i)[0])
     assert list(venv.state.tier) == [1, 2, 3]
-    pick, ends = np.random.default_rng(1), 0
-    for _ in range(150):
-        actions = _pick(pick, info["action_mask"])
-        obs, reward, terminated, truncated, info = venv.step(actions)
-        for i, env in enumerate(singles):
-            o, r, te, tr, _ = env.step(int(actions[i]))
-            if te or tr:
-                o, _ = env.reset()
-                ends += 1
-            assert (r, te, tr) == (reward[i], terminated[i], truncated[i])
-            np.testing.assert_array_equal(obs[i], o)
+    ends = lockstep(venv, singles, steps=150, pick_seed=1)
     assert ends >= 3  # the tiers hold across autoresets
 
 

@@ -17,6 +17,29 @@ def _pick(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
     return np.array([rng.choice(np.flatnonzero(m)) for m in masks])
 
 
+def lockstep(venv, singles: list, steps: int, pick_seed: int) -> int:
+    """Step ``venv`` and ``singles`` by the same masked-random actions for ``steps`` steps, asserting
+    that row i is single env i throughout (rewards, ends, observations, masks, and an ended
+    episode's last observation and metrics); the number of episodes that ended."""
+    pick, ends = np.random.default_rng(pick_seed), 0
+    masks = venv.action_masks()
+    for _ in range(steps):
+        actions = _pick(pick, masks)
+        obs, reward, terminated, truncated, info = venv.step(actions)
+        masks = info["action_mask"]
+        for i, env in enumerate(singles):
+            o, r, te, tr, inf = env.step(int(actions[i]))
+            assert (r, te, tr) == (reward[i], terminated[i], truncated[i])
+            if te or tr:
+                ends += 1
+                assert str(info["episode_metrics"][i]) == str(inf["episode_metrics"])  # nan-safe
+                np.testing.assert_array_equal(info["final_obs"][i], o)
+                o, inf = env.reset()
+            np.testing.assert_array_equal(obs[i], o)
+            np.testing.assert_array_equal(masks[i], inf["action_mask"])
+    return ends
+
+
 @pytest.mark.parametrize("suite", ["standard", "hard"])
 def test_row_i_equals_a_single_env_seeded_seed_plus_i_across_autoresets(suite):
     B, seed, steps = 5, 11, 160
@@ -113,20 +136,7 @@ def test_make_vec_rows_equal_gym_make_envs(env_id, limit):
     obs, info = venv.reset(seed=seed)
     for i, env in enumerate(singles):
         np.testing.assert_array_equal(obs[i], env.reset(seed=seed + i)[0])
-    pick, ends = np.random.default_rng(3), 0
-    for _ in range(60):
-        actions = _pick(pick, info["action_mask"])
-        obs, reward, terminated, truncated, info = venv.step(actions)
-        for i, env in enumerate(singles):
-            o, r, te, tr, inf = env.step(int(actions[i]))
-            assert (r, te, tr) == (reward[i], terminated[i], truncated[i])
-            if te or tr:
-                ends += 1
-                assert str(info["episode_metrics"][i]) == str(inf["episode_metrics"])  # nan-safe
-                np.testing.assert_array_equal(info["final_obs"][i], o)
-                o, inf = env.reset()
-            np.testing.assert_array_equal(obs[i], o)
-            np.testing.assert_array_equal(info["action_mask"][i], inf["action_mask"])
+    ends = lockstep(venv, singles, steps=60, pick_seed=3)
     assert ends >= (B * 6 if limit else 1)
 
 

@@ -16,14 +16,10 @@ from supportgym.contract.vocabulary import ActionKind  # noqa: E402
 from supportgym.env import IncidentEnv  # noqa: E402
 from supportgym.sb3 import IncidentSB3VecEnv  # noqa: E402
 from supportgym.vector import IncidentVectorEnv  # noqa: E402
-from tests.test_vector import lockstep  # noqa: E402
+from tests.test_vector import _pick, lockstep  # noqa: E402
 from tests.test_train import TINY, TINY_HP, scalar_tags, train  # noqa: E402
 from training.curriculum import Curriculum, remaining_share  # noqa: E402
 from training.shaping import EvidenceBonus, ImpactShaping, vector_env_of  # noqa: E402
-
-
-def _pick(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
-    return np.array([rng.choice(np.flatnonzero(m)) for m in masks])
 
 
 def test_a_row_opened_at_a_higher_tier_is_the_single_env_started_there_and_the_others_are_unchanged():

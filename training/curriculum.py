@@ -1,8 +1,9 @@
 """Training aids for learning from scratch, annealed to nothing: a start-tier curriculum and the
 evidence bonus's coefficient.
 
-From scratch, a policy learns what L1 can do alone (restart, wait, resolve) and never finds the
-chain escalate -> investigate at L2 -> fix at L3, which pays only at its end. Two aids aim at it:
+From scratch, a policy never finds the chain escalate -> investigate at L2 -> fix at L3, which
+pays only at its end (measured: it learns to close the ticket at once instead; README,
+"Generalisation"). Two aids aim at the chain:
 
 * **Start-tier curriculum** (``start_tier_share``): that share of training episodes opens at L2
   or L3 (half each), where investigating and fixing are available from the first step, so their

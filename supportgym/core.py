@@ -15,7 +15,8 @@ import numpy as np
 from supportgym import reward as rewards
 from supportgym.contract.actions import ActionTable
 from supportgym.observe import refresh
-from supportgym.stages import Rng, action, diagnosis, triage, validation
+from supportgym.rng import RowStreams, read_streams, write_stream
+from supportgym.stages import action, diagnosis, triage, validation
 from supportgym.stages.signal import signals, update_alerts
 from supportgym.world.mechanisms import advance
 from supportgym.world.params import Params
@@ -37,15 +38,23 @@ def action_mask(p: Params, s: State) -> np.ndarray:
     return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
 
 
-def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng) -> StepResult:
-    """Advance every row of ``s`` by its action (B,); ``rng`` is one generator for the batch or one
-    per row (``stages.Rng``: a vector env gives each row its own, so a row equals a single env)."""
+#: The kinds of action whose outcome is drawn (noisy readings, whether the customer answers).
+DRAWING = diagnosis.DRAWING | validation.DRAWING
+
+
+def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
+         rng: np.random.Generator | np.ndarray) -> StepResult:
+    """Advance every row of ``s`` by its action (B,). ``rng``: one generator the rows draw from in
+    row order (a single env's ``np_random``), or a (B, ``rng.STREAM_WORDS``) array of one stream
+    per row (a vector env's, each read from the generator a single env would have, so a row
+    equals a single env); either advances by exactly what was drawn."""
     rows = np.arange(len(actions))
     # 0. What was chosen, and for how long. Branches test the set of kinds, not arrays: most
     #    steps skip most of the work below.
     act = action.decode(p, s, table, actions)
     kind, target, minutes = act.kind, act.target, act.minutes
     kinds = set(kind.tolist())
+    streams = _row_streams(rng, len(rows)) if not kinds.isdisjoint(DRAWING) else None
     tier, declared = s.tier, s.declared  # the cost of this action is at the old rates
     # A validation watches the whole window: healthy at its start and at its end.
     healthy_before = None
@@ -63,7 +72,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
         triage.triage(s, kind)
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
     if not kinds.isdisjoint(diagnosis.KINDS):
-        diagnosis.diagnose(p, s, sig, kinds, kind, rows, target, rng)
+        diagnosis.diagnose(p, s, sig, kinds, kind, rows, target, streams)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
     harmful = np.zeros(len(rows), dtype=bool)
     remedying = not kinds.isdisjoint(action.KINDS)
@@ -76,7 +85,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
     if validation.VALIDATE in kinds:
         validation.validate(s, rows[kind == validation.VALIDATE], healthy_before, validation.healthy(sig))
     if validation.ASK_CUSTOMER in kinds:
-        validation.ask_customer(s, sig, rows[kind == validation.ASK_CUSTOMER], rng)
+        validation.ask_customer(s, sig, rows[kind == validation.ASK_CUSTOMER], streams)
     # The alerts the world now raises.
     update_alerts(p, s, sig, minutes)
 
@@ -97,4 +106,12 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: Rng)
         s.episode_return += extra
     invalid = ~act.valid
     refresh(p, s, invalid)
+    if streams is not None and isinstance(rng, np.random.Generator):
+        write_stream(rng, streams.streams[0])  # the generator continues after what was drawn
     return StepResult(reward, resolving, truncated, invalid, harmful, minutes)
+
+
+def _row_streams(rng: np.random.Generator | np.ndarray, batch: int) -> RowStreams:
+    if isinstance(rng, np.random.Generator):
+        return RowStreams(read_streams([rng]), np.zeros(batch, dtype=np.int64))
+    return RowStreams(rng, np.arange(batch))

@@ -16,13 +16,14 @@ from supportgym import core
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
-from supportgym.episode import cumulative_weights, draw_index, new_episode, scenario_params
+from supportgym.draws import EpisodePlans
+from supportgym.episode import cumulative_weights, new_episode, scenario_params
 from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi
 from supportgym.report import incident_report
 from supportgym.reward import reward_bounds
-from supportgym.suite import Scenario, load_suite
+from supportgym.suite import Scenario, Suite, load_suite
 from supportgym.world.params import Params
 
 
@@ -170,9 +171,7 @@ class IncidentEnv(gym.Env):
         self.render_mode = render_mode
         self.table = ActionTable.build(max_services)
         self.layout = ObservationLayout(max_services)
-        # Built on a scenario's first reset: a generated training suite has thousands.
-        self._params: dict[str, Params] = {}
-        self._cdf = cumulative_weights(self.suite.weights)
+        self._use_suite(self.suite)
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.size,), np.float32)
         self.action_space = spaces.Discrete(self.table.n)
         self.fixed_scenario = None if scenario is None else self.suite.scenario(scenario)
@@ -195,9 +194,9 @@ class IncidentEnv(gym.Env):
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; supported: 'scenario'")
         chosen = options.get("scenario")
-        self.scenario = self.next_scenario(self.np_random, None if chosen is None else self.suite.scenario(chosen))
-        self.params = self._params_of(self.scenario)
-        self.state = new_episode(self.scenario, self.params, self.np_random)
+        fixed = self.scenario_index(None if chosen is None else self.suite.scenario(chosen))
+        index, self.params, self.state = new_episode(self.plans, self._cdf, fixed, self._params_at, self.np_random)
+        self.scenario = self.suite.scenarios[index]
         self.action_names = self._action_names(self.scenario)
         self.journal = Journal.start(seed, self.state.obs[0], float(self.state.impact_now[0]), self.journal)
         self._done = False
@@ -255,19 +254,28 @@ class IncidentEnv(gym.Env):
         steps = [] if self.journal is None else self.journal.steps
         return [(r.started, self.action_names[r.action], "masked: no-op" if r.invalid else "") for r in steps]
 
-    def next_scenario(self, rng: np.random.Generator, chosen: Scenario | None = None) -> Scenario:
-        """The scenario of a new episode: ``chosen`` (a reset option), else the fixed one, else one
-        drawn from ``rng`` by weight (``episode.draw_index``, as ``rng.choice(len(w), p=w)``)."""
-        if chosen is not None:
-            return chosen
-        if self.fixed_scenario is not None:
-            return self.fixed_scenario
-        return self.suite.scenarios[draw_index(self._cdf, rng)]
+    def scenario_index(self, chosen: Scenario | None = None) -> int:
+        """The index in the suite of a new episode's scenario: ``chosen`` (a reset option), else the
+        fixed one, else -1: drawn by weight (``episode.choose``, as ``rng.choice(len(w), p=w)``)."""
+        scenario = chosen or self.fixed_scenario
+        return -1 if scenario is None else self._scenario_index[scenario.name]
+
+    def _use_suite(self, suite: Suite) -> None:
+        """Draw episodes from ``suite`` (the shift env swaps in its own templates); a scenario's
+        parameters and draw plan are built on its first reset (a generated suite has thousands)."""
+        self.suite = suite
+        self._params: dict[str, Params] = {}
+        self._cdf = cumulative_weights(suite.weights)
+        self._scenario_index = {scenario.name: i for i, scenario in enumerate(suite.scenarios)}
+        self.plans = EpisodePlans(suite.scenarios, self.table.max_services)
 
     def _params_of(self, scenario: Scenario) -> Params:
         if scenario.name not in self._params:
             self._params[scenario.name] = scenario_params(scenario, self.table)
         return self._params[scenario.name]
+
+    def _params_at(self, index: int) -> Params:
+        return self._params_of(self.suite.scenarios[index])
 
     def _action_names(self, scenario: Scenario) -> list[str]:
         if scenario.name not in self._names:

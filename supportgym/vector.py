@@ -3,9 +3,9 @@
 The single env (``env.IncidentEnv``) steps one row through ``core.step``; this steps ``num_envs``
 rows through the same call at once, so there is one copy of the dynamics. Row *i* is exactly a
 single env reset with seed ``seed + i`` (gymnasium's ``SyncVectorEnv`` convention) and given the
-same actions, across its autoresets: each row has its own generator (``core.step`` draws a row's
-noise from the row's generator, ``stages.Rng``), and a row draws its scenario and episode the way
-``IncidentEnv.reset`` does.
+same actions, across its autoresets: each row has its own random stream (``supportgym.rng``: the
+state of the generator a single env seeded like it would hold, drawn from in compiled code), and a
+row draws its scenario and episode the way ``IncidentEnv.reset`` does.
 
 * Rows may run different scenarios: ``params`` is a stacked ``Params`` whose rows are the
   per-scenario B = 1 parameters (cached per scenario; only the rows that reset into another
@@ -22,11 +22,10 @@ noise from the row's generator, ``stages.Rng``), and a row draws its scenario an
   tier (0: the scenario's own; it draws nothing, so the row's trajectories are a single env's with
   that ``start_tier``), and ``step_end_hooks`` are called with the state each step reached,
   before the rows that ended are reset (how a reward wrapper reads an ended episode's last state).
-* Resets of the rows that end draw each row's episode with ``episode.draw_episode`` into its row
-  of one freshly allocated batch (a Python loop over the resetting rows only, a few per step: each
-  row's draws come from its own generator, in the single env's order, so they cannot be one numpy
-  call), then open them all at once (``episode.open_episodes``: warm-up to time 0, first alerts and
-  observation) and copy them into the state, one assignment per field.
+* Resets of the rows that end run as one batch: the rows draw their scenarios and episodes in
+  compiled code, each from its own stream (``episode.choose``, ``episode.draw_episodes``), open
+  at once (``episode.open_episodes``: warm-up to time 0, first alerts and observation) and are
+  copied into the state, one assignment per field.
 
 ``gym.make_vec("supportgym/Incident-v1", num_envs=N)`` builds one (every Incident id registers it as its
 ``vector_entry_point``, the default mode of ``make_vec``; ``vectorization_mode="sync"`` still gives a
@@ -51,9 +50,10 @@ from gymnasium.vector.utils import batch_space
 from supportgym import core
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
 from supportgym.env import IncidentEnv, InvalidActionError
-from supportgym.episode import draw_episode, open_episodes
+from supportgym.episode import choose, draw_episodes, open_episodes
 from supportgym.metrics import episode_metrics
 from supportgym.reward import N_WEIGHTS
+from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.suite import Scenario
 from supportgym.world.params import Params
 from supportgym.world.state import STATE_FIELDS, State
@@ -101,7 +101,10 @@ class IncidentVectorEnv(VectorEnv):
         self._param_buffers["reward_weights"] = np.repeat(p0.reward_weights.reshape(1, N_WEIGHTS), B, axis=0)
         self.params = Params(**{name: buffer.view() for name, buffer in self._param_buffers.items()})
         self.state = State.empty(B, self.table.max_services)
-        self._rngs: list[np.random.Generator | None] = [None] * B
+        # Row i's random stream (``supportgym.rng``): the state of the generator a single env seeded
+        # like row i would hold, drawn from in compiled code (steps and resets).
+        self._streams = np.zeros((B, STREAM_WORDS), dtype=np.uint64)
+        self._seeded = np.zeros(B, dtype=bool)
         self._started = False
         self._ones = np.ones(B, dtype=bool)
         self._ones.setflags(write=False)
@@ -143,8 +146,9 @@ class IncidentVectorEnv(VectorEnv):
             if len(seeds) != B:
                 raise ValueError(f"seed must be an int, None or a list of {B} seeds, not {len(seeds)}")
         for i in rows:
-            if seeds[i] is not None or self._rngs[i] is None:
-                self._rngs[i] = seeding.np_random(seeds[i])[0]
+            if seeds[i] is not None or not self._seeded[i]:
+                self._streams[i] = read_streams([seeding.np_random(seeds[i])[0]])[0]
+                self._seeded[i] = True
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
         self._reset_rows(rows, None if scenario is None else self.suite.scenario(scenario))
@@ -157,7 +161,7 @@ class IncidentVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
-        res = core.step(self.params, self.state, self.table, actions, self._rngs)
+        res = core.step(self.params, self.state, self.table, actions, self._streams)
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
             res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
@@ -203,30 +207,30 @@ class IncidentVectorEnv(VectorEnv):
         return a.astype(np.int64, copy=False)
 
     def _reset_rows(self, rows: np.ndarray, scenario: Scenario | None) -> None:
-        """New episodes in ``rows``: each row draws its scenario and episode from its own generator,
-        exactly as ``IncidentEnv.reset`` does, into its row of one batch that then opens at once and
-        is copied into the state."""
+        """New episodes in ``rows``: each row draws its scenario and episode from its own stream,
+        exactly as ``IncidentEnv.reset`` does, all rows in one batch (``episode.choose`` and
+        ``episode.draw_episodes``), which then opens at once and is copied into the state."""
         single = self._single
-        opening = State.empty(len(rows), self.table.max_services)
-        moved = []
-        for i, row in zip(rows, opening.rows()):
-            rng = self._rngs[i]
-            chosen = single.next_scenario(rng, scenario)
-            draw_episode(chosen, single._params_of(chosen), rng, row)
-            if self.start_tiers[i]:
-                row.tier[0] = self.start_tiers[i]
-            if chosen is not self.scenarios[i]:
-                self.scenarios[i] = chosen
-                moved.append(i)
+        fixed = np.full(len(rows), single.scenario_index(scenario))
+        chosen = choose(single._cdf, fixed, self._streams, rows)
+        scenarios = single.suite.scenarios
+        moved = [int(i) for i, index in zip(rows, chosen) if scenarios[index] is not self.scenarios[i]]
         if moved:
+            for i, index in zip(rows, chosen):
+                self.scenarios[i] = scenarios[index]
             rows_params = [single._params_of(self.scenarios[i]) for i in moved]
             for name, buffer in self._param_buffers.items():
                 if name == "reward_weights":
                     buffer[moved] = np.stack([p.reward_weights for p in rows_params])
                 else:
                     buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
-        # The drawn rows open together: one batch of the resetting rows, with their parameter rows.
-        open_episodes(Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()}), opening)
+        # The rows open together: one batch of the resetting rows, with their parameter rows.
+        p_rows = Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()})
+        opening = State.empty(len(rows), self.table.max_services)
+        draw_episodes(single.plans, p_rows, opening, chosen, self._streams, rows)
+        tiers = self.start_tiers[rows]
+        opening.tier[tiers > 0] = tiers[tiers > 0]
+        open_episodes(p_rows, opening)
         for name in STATE_FIELDS:
             getattr(self.state, name)[rows] = getattr(opening, name)
 

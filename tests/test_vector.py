@@ -9,7 +9,8 @@ from gymnasium.vector import AutoresetMode
 
 import supportgym  # noqa: F401  (registers the ids)
 from supportgym.env import IncidentEnv, InvalidActionError
-from supportgym.episode import cumulative_weights, draw_index
+from supportgym.episode import choose, cumulative_weights
+from supportgym.rng import read_streams
 from supportgym.vector import IncidentVectorEnv
 
 
@@ -80,10 +81,13 @@ def test_row_i_equals_a_single_env_seeded_seed_plus_i_across_autoresets(suite):
 
 @pytest.mark.parametrize("weights", [[1.0], [0.2, 0.3, 0.5], [0.0, 0.25, 0.0, 0.75], [1 / 3] * 3, [0.1] * 7 + [0.3]])
 def test_the_scenario_draw_is_generator_choice(weights):
-    """Resets draw scenarios with ``draw_index``: what ``rng.choice(len(w), p=w)`` draws, and as many draws."""
-    cdf, ours, theirs = cumulative_weights(weights), np.random.default_rng(4), np.random.default_rng(4)
-    assert [draw_index(cdf, ours) for _ in range(3000)] == [theirs.choice(len(weights), p=weights) for _ in range(3000)]
-    assert ours.random() == theirs.random()
+    """Resets draw scenarios with ``episode.choose``: what ``rng.choice(len(w), p=w)`` draws, and as many draws."""
+    cdf, theirs = cumulative_weights(weights), np.random.default_rng(4)
+    streams = read_streams([np.random.default_rng(4)])
+    ours = choose(cdf, np.full(3000, -1), streams, np.zeros(3000, dtype=np.int64))
+    assert ours.tolist() == [theirs.choice(len(weights), p=weights) for _ in range(3000)]
+    np.testing.assert_array_equal(streams, read_streams([theirs]))
+    assert choose(cdf, np.array([0, -1]), streams, np.zeros(2, dtype=np.int64))[0] == 0  # fixed: no draw
 
 
 def test_stacked_params_follow_each_rows_scenario():

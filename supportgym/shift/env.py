@@ -22,7 +22,7 @@ from supportgym.contract.vocabulary import (
     ServiceKind,
 )
 from supportgym.env import IncidentEnv, action_index
-from supportgym.episode import cumulative_weights, weight_array
+from supportgym.episode import weight_array
 from supportgym.journal import Journal
 from supportgym.observe import refresh
 from supportgym.render import render_ansi
@@ -166,9 +166,7 @@ class ShiftEnv(gym.Env):
         self.render_mode = render_mode
         self.inner = IncidentEnv(self.suite.incident_suite.source, max_services)
         # The inner environment opens the shift's incident templates by name.
-        self.inner.suite = replace(self.inner.suite, scenarios=self.suite.scenarios)
-        self.inner._cdf = cumulative_weights(self.inner.suite.weights)
-        self.inner._params = {}  # built again from the shift's templates (its noise overrides)
+        self.inner._use_suite(replace(self.inner.suite, scenarios=self.suite.scenarios))  # its noise overrides
         self.layout = ShiftLayout(max_services)
         self.n_incident_actions = self.layout.n_incident_actions
         self.observation_space = spaces.Box(0.0, 1.0, (self.layout.obs_size,), np.float32)

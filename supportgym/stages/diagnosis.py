@@ -44,7 +44,7 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     LogClass,
 )
-from supportgym.stages import Rng, draw_rows
+from supportgym.rng import RowStreams, standard_normals
 from supportgym.stages.signal import (
     SIG_DOWN,
     SIG_ERR,
@@ -71,6 +71,8 @@ CHECK_TRACES, CHECK_CHANGES = int(ActionKind.CHECK_TRACES), int(ActionKind.CHECK
 SEARCH_KB, REPRODUCE = int(ActionKind.SEARCH_KB), int(ActionKind.REPRODUCE)
 #: The action kinds this stage handles.
 KINDS = frozenset({CHECK_METRICS, CHECK_LOGS, CHECK_TRACES, CHECK_CHANGES, SEARCH_KB, REPRODUCE})
+#: The checks whose findings carry random noise.
+DRAWING = frozenset({CHECK_METRICS, REPRODUCE})
 
 MEMORY, POOL, DISK = int(Accumulator.MEMORY), int(Accumulator.POOL), int(Accumulator.DISK)
 CERT_EXPIRED = int(Defect.CERT_EXPIRED)
@@ -98,9 +100,10 @@ _KB_CODES = np.arange(len(KB_REMEDIES))
 
 
 def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarray, rows: np.ndarray,
-             target: np.ndarray, rng: Rng) -> None:
+             target: np.ndarray, rng: RowStreams | None) -> None:
     """Record what the checks among ``kind`` (B,) on ``target`` (B,) find; ``kinds`` is the set of
-    ``kind`` (branches test it, not arrays: most steps take no check)."""
+    ``kind`` (branches test it, not arrays: most steps take no check). ``rng``: the rows' random
+    streams, needed only when ``kinds`` meets ``DRAWING``."""
     if CHECK_METRICS in kinds:
         sel = kind == CHECK_METRICS
         record_metrics(p, s, sig, rows[sel], target[sel], rng)
@@ -121,10 +124,10 @@ def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarra
 
 
 # Each recorder reads the checks of rows ``r`` on services ``t``.
-def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: Rng) -> None:
+def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: RowStreams) -> None:
     """Metrics of t: error rate, latency, utilisation, memory/pool/disk levels, request rate and
     the resource trends, each with relative noise ``metric_noise``."""
-    normals = draw_rows(rng, r, lambda g, k: g.standard_normal((k, N_METRICS)))
+    normals = standard_normals(rng.streams, rng.of_row[r], N_METRICS)
     _metrics_kernel(r, t, sig.table, p.service_table, s.acc_level, s.acc_rate, s.defect, p.metric_noise, normals,
                     s.time, s.svc_obs, s.checked_at)
 
@@ -254,14 +257,14 @@ def _trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin,
         hop[m], origin[m] = _trace_step(rows[m], targets[m], sig, calls, service_table, trace_decoy)
 
 
-def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: Rng) -> None:
+def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: RowStreams) -> None:
     """A synthetic request through entry service t: the share of such requests that fail or
     breach the SLO there (with the metric noise), and the hop where the failure starts, found by
     following the trace from t hop by hop (so trace decoys mislead it too). The latest
     reproduction replaces the hop of any earlier one."""
     failed, hop = np.empty(len(r)), np.empty(len(r), dtype=np.int64)
     _repro_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, p.metric_noise,
-                  draw_rows(rng, r, lambda g, k: g.standard_normal(k)), failed, hop)
+                  standard_normals(rng.streams, rng.of_row[r], 1)[:, 0], failed, hop)
     s.svc_obs[r, t, SF["repro_failed"]] = failed
     s.svc_obs[r, :, SF["repro_hop"]] = 0.0
     found = hop >= 0

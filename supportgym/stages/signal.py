@@ -25,6 +25,7 @@ from supportgym.contract.vocabulary import (
     ALERT_THRESHOLDS,
     N_TICKETS,
 )
+from supportgym.rng import integers, random, uniform
 from supportgym.world.mechanisms import (
     ACC_EFFECTS,
     ACC_HARM_THRESHOLD,
@@ -57,7 +58,7 @@ QUEUEING = 0.25
 Q_CAP = 0.95
 ALERT_COLUMN = ALERTS.start
 #: A false alarm fires from the start for between these many minutes.
-FALSE_ALARM_MINUTES = (5.0, 60.0)
+FALSE_ALARM_MINUTES = np.array([5.0, 60.0])
 #: Chance that another team's report names the first fault's service rather than a random one.
 REPORT_ON_TARGET = 0.5
 
@@ -263,26 +264,38 @@ def _alerts_kernel(conditions, pending, dt, delay, muted, false_until, time, ale
                 svc_obs[b, i, ALERT_COLUMN + k] = 1.0 if firing else 0.0
 
 
-def break_alert_rules(s: State, present: np.ndarray, missed_alert_rate: float, false_alarm_rate: float,
-                      rng: np.random.Generator) -> None:
-    """Draw the broken alert rules (alerts that never fire) and the false alarms of row 0's
-    ``present`` (N,) services."""
-    n = len(present)
-    shape = (n, len(ALERT_KINDS))
-    s.alert_muted[0] = (rng.random(shape) < missed_alert_rate) & present[:, None]
-    false = (rng.random(shape) < false_alarm_rate) & present[:, None]
-    s.false_until[0] = np.where(false, rng.uniform(*FALSE_ALARM_MINUTES, shape), -np.inf)
+@kernel
+def break_alert_rules(streams, r, m, present, missed_alert_rate, false_alarm_rate, alert_muted,
+                      false_until):  # pragma: no cover - compiled
+    """Draw, from stream ``r``, batch row ``m``'s broken alert rules (alerts that never fire) and
+    false alarms over its ``present`` (N,) service slots: a rule per (slot, alert kind) in C order,
+    every draw made for every slot."""
+    n, kinds = alert_muted.shape[1], alert_muted.shape[2]
+    for i in range(n):
+        for k in range(kinds):
+            alert_muted[m, i, k] = random(streams, r) < missed_alert_rate and present[i]
+    false = np.empty((n, kinds), dtype=np.bool_)
+    for i in range(n):
+        for k in range(kinds):
+            false[i, k] = random(streams, r) < false_alarm_rate and present[i]
+    for i in range(n):
+        for k in range(kinds):
+            until = uniform(streams, r, FALSE_ALARM_MINUTES[0], FALSE_ALARM_MINUTES[1])
+            false_until[m, i, k] = until if false[i, k] else -np.inf
 
 
-def file_reports(s: State, ticket: int, culprit: int, services: int, ticket_mislead: float,
-                 internal_report_rate: float, rng: np.random.Generator) -> None:
-    """Row 0's customer ticket (the first fault's category, or with chance ``ticket_mislead``
-    another) and, with chance ``internal_report_rate``, another team's report of a service."""
-    s.ticket[0] = ticket
-    if rng.random() < ticket_mislead:
-        s.ticket[0] = rng.choice([t for t in range(1, N_TICKETS) if t != ticket])
-    if rng.random() < internal_report_rate:
-        s.internal_report[0] = culprit if rng.random() < REPORT_ON_TARGET else rng.integers(services)
+@kernel
+def file_reports(streams, r, m, ticket, culprit, services, ticket_mislead, internal_report_rate, tickets,
+                 internal_report):  # pragma: no cover - compiled
+    """Batch row ``m``'s customer ticket (the first fault's category ``ticket``, or with chance
+    ``ticket_mislead`` another, uniformly) and, with chance ``internal_report_rate``, another team's
+    report of a service (``culprit`` with chance REPORT_ON_TARGET, else any of ``services``)."""
+    tickets[m] = ticket
+    if random(streams, r) < ticket_mislead:
+        other = 1 + integers(streams, r, 0, N_TICKETS - 1 - (1 if 1 <= ticket < N_TICKETS else 0))
+        tickets[m] = other + 1 if other >= ticket >= 1 else other
+    if random(streams, r) < internal_report_rate:
+        internal_report[m] = culprit if random(streams, r) < REPORT_ON_TARGET else integers(streams, r, 0, services)
 
 
 def write_reports(s: State) -> None:

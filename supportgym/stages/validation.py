@@ -25,7 +25,7 @@ from supportgym.contract.observation import (
     VALIDATION_UNHEALTHY,
 )
 from supportgym.contract.vocabulary import CUSTOMER_ANSWER_CHANCE, MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind, Ticket
-from supportgym.stages import Rng, draw_rows
+from supportgym.rng import RowStreams, randoms
 from supportgym.stages.signal import Signals, signals
 from supportgym.world.faults import fault_active
 from supportgym.world.mechanisms import advance
@@ -33,6 +33,8 @@ from supportgym.world.params import Params
 from supportgym.world.state import State
 
 VALIDATE, RESOLVE, ASK_CUSTOMER = int(ActionKind.VALIDATE), int(ActionKind.RESOLVE), int(ActionKind.ASK_CUSTOMER)
+#: Whether the customer answers at all is drawn.
+DRAWING = frozenset({ASK_CUSTOMER})
 #: The post-resolution window is simulated in this many equal steps (impact is integrated by
 #: the trapezoid rule and its worst value checked at each).
 HOLD_WINDOW_STEPS = 4
@@ -57,10 +59,10 @@ def write_validation(s: State, result: np.ndarray, rows: np.ndarray | None = Non
     s.glob_obs[rows, G_VALIDATION] = result[:, None] == np.arange(len(VALIDATION_RESULTS))
 
 
-def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: Rng) -> None:
+def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: RowStreams) -> None:
     """The reporters of ``rows`` answer whether it works again (users unhurt now), or stay
     silent; nobody answers an incident no customer reported."""
-    answers = draw_rows(rng, rows, lambda g, k: g.random(k)) < CUSTOMER_ANSWER_CHANCE
+    answers = randoms(rng.streams, rng.of_row[rows]) < CUSTOMER_ANSWER_CHANCE
     answers &= s.ticket[rows] != Ticket.NONE
     works = sig.impact[rows] < MITIGATED_IMPACT
     s.customer_answer[rows] = np.where(answers, np.where(works, CUSTOMER_WORKS, CUSTOMER_BROKEN), CUSTOMER_SILENT)

@@ -5,7 +5,6 @@ All arrays have a leading batch axis B; per-service arrays are (B, N) over padde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -126,12 +125,6 @@ class State:
 
     def copy(self) -> State:
         return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
-
-    def rows(self) -> Iterator[State]:
-        """Each row as a batch-of-one state of views: writing into one writes that row of this one."""
-        arrays = [getattr(self, name) for name in STATE_FIELDS]  # in the order of the init fields
-        for i in range(len(self.time)):
-            yield State(*[a[i:i + 1] for a in arrays])
 
 
 #: The names of ``State``'s arrays (the init fields; the ``*_obs`` views are derived): listed once,

@@ -1,0 +1,258 @@
+"""An episode's random draws, compiled: what ``episode.draw_episodes`` runs for every row it opens.
+
+A new episode draws its scenario (by weight), then its details, in a fixed order: each service's
+last quiet deploy and config push and its version, each fault's onset and service, the faults
+switched on in the order they began (the world runs between two onsets, in Python), then the red
+herrings, the decoys, the broken alert rules and false alarms, the reports and the routing. Row
+``m`` of the batch being opened draws all of them from its stream ``of_row[m]`` (``supportgym.rng``),
+so the rows of a vector env open in one call per phase instead of a Python loop over rows, and a
+row draws what a single env with the same generator would.
+
+A scenario reaches the kernels as an ``EpisodePlans`` row: its faults, their draw ranges and
+candidate services (with the knowledge base's fix and the owning team for each), its noise rates
+and sizes, built once per scenario from the suite, on first use (a generated suite has thousands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from supportgym.compiled import kernel, stamp_cache
+from supportgym.contract.vocabulary import N_LOG_CLASSES, N_TEAMS, REMEDIES, ServiceKind
+from supportgym.rng import integers, random, shuffle, uniform
+from supportgym.stages.signal import break_alert_rules, file_reports
+from supportgym.suite import Scenario, known_fix
+from supportgym.suite.loading import change_of
+from supportgym.world.faults import FAULT_INDEX, FAULTS
+from supportgym.world.mechanisms import ACC_BASELINE, CONFIG, DEPLOY, N_ACCUMULATORS, NO_CHANGE
+from supportgym.world.state import MAX_FAULTS
+from supportgym.world.teams import team_of
+
+_DAY = 1440.0
+#: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
+QUIET_CHANGE_AGE = np.array([_DAY, 14 * _DAY])
+#: A service's deploy counter at the start, drawn from [low, high) (shown only through render).
+VERSIONS = np.array([3, 60])
+#: Minutes between a bad change and its first errors.
+CHANGE_LEAD = np.array([1.0, 4.0])
+#: Minutes before the incident opens at which a red-herring change lands, and the share of them
+#: that are deploys (the rest are config pushes).
+RED_HERRING_AGE = np.array([5.0, 90.0])
+RED_HERRING_DEPLOYS = 0.6
+EXTERNAL = int(ServiceKind.EXTERNAL)
+
+# Columns of ``EpisodePlans.fault_ranges`` (S, MAX_FAULTS, N_RANGES): [low, high] of each draw.
+ONSET, INTENSITY, DURATION, RATE, LEVEL, LOAD = 0, 2, 4, 6, 8, 10
+N_RANGES = 12
+# Columns of ``EpisodePlans.fault_facts`` (S, MAX_FAULTS, N_FACTS).
+(FACT_TYPE, FACT_ONSET_DRAWN, FACT_CHOICES, FACT_DEFECT, FACT_ACCUMULATOR, FACT_CACHE_DOWN, FACT_SPIKE,
+ FACT_CHANGE, FACT_TICKET) = range(9)
+N_FACTS = 9
+# Columns of ``EpisodePlans.choices`` (S, MAX_FAULTS, N, N_CHOICE_FACTS): per candidate service.
+CHOICE_SERVICE, CHOICE_KB_FIX, CHOICE_TEAM = range(3)
+N_CHOICE_FACTS = 3
+# Columns of ``EpisodePlans.sizes`` (S, N_SIZES) and ``EpisodePlans.rates`` (S, N_RATES).
+SIZE_SERVICES, SIZE_START_TIER, SIZE_FAULTS, SIZE_RED_HERRINGS = range(4)
+N_SIZES = 4
+RATE_LOG, RATE_TRACE, RATE_MISSED_ALERT, RATE_FALSE_ALARM, RATE_TICKET_MISLEAD, RATE_INTERNAL_REPORT, RATE_MISROUTE = (
+    range(7))
+N_RATES = 7
+
+
+class EpisodePlans:
+    """The scenarios of a suite as arrays the draw kernels read, one row per scenario (in the
+    suite's order), each filled on first use (``ensure``)."""
+
+    def __init__(self, scenarios: Sequence[Scenario], max_services: int):
+        S, K, N = len(scenarios), MAX_FAULTS, max_services
+        self.scenarios = tuple(scenarios)
+        self.fault_ranges = np.zeros((S, K, N_RANGES))
+        self.fault_facts = np.zeros((S, K, N_FACTS), dtype=np.int64)
+        self.choices = np.zeros((S, K, N, N_CHOICE_FACTS), dtype=np.int64)
+        self.sizes = np.zeros((S, N_SIZES), dtype=np.int64)
+        self.rates = np.zeros((S, N_RATES))
+        self._built = np.zeros(S, dtype=bool)
+
+    def ensure(self, indices: np.ndarray) -> None:
+        """Build the plans of the scenarios ``indices`` that are not built yet."""
+        for index in np.unique(indices[~self._built[indices]]):
+            self._build(int(index))
+
+    def _build(self, index: int) -> None:
+        scenario = self.scenarios[index]
+        topo, noise = scenario.topology, scenario.noise
+        for k, entry in enumerate(scenario.faults):
+            spec = FAULTS[entry.type]
+            onset = entry.onset_minutes if isinstance(entry.onset_minutes, list) else [entry.onset_minutes] * 2
+            self.fault_ranges[index, k] = [*onset, *spec.intensity, *spec.duration, *spec.rate, *spec.start_level,
+                                           *spec.load_multiplier]
+            change = {None: NO_CHANGE, "deploy": DEPLOY, "config": CONFIG}[change_of(entry)]
+            candidates = [entry.service] if isinstance(entry.service, str) else entry.service
+            self.fault_facts[index, k] = [
+                FAULT_INDEX[spec.name], isinstance(entry.onset_minutes, list), len(candidates),
+                -1 if spec.defect is None else int(spec.defect), -1 if spec.accumulator is None else int(spec.accumulator),
+                spec.cache_down, spec.spike, change, int(spec.ticket)]
+            for c, name in enumerate(candidates):
+                service = topo.names.index(name)
+                fix = known_fix(scenario, entry.type, name)
+                self.choices[index, k, c] = [service, -1 if fix is None else REMEDIES.index(fix),
+                                             int(team_of(entry.type, topo.kinds[service]))]
+        self.sizes[index] = [topo.n, scenario.start_tier, len(scenario.faults), noise.red_herrings]
+        self.rates[index] = [noise.log_noise, noise.trace_noise, noise.missed_alert_rate, noise.false_alarm_rate,
+                             noise.ticket_mislead, noise.internal_report_rate, noise.misroute]
+        self._built[index] = True
+
+
+@kernel
+def choose_scenarios(streams, of_row, cdf, fixed, chosen):  # pragma: no cover - compiled
+    """``chosen[m]``: ``fixed[m]`` where it is >= 0, else a scenario index drawn from stream
+    ``of_row[m]`` by the cumulative weights ``cdf`` (what ``Generator.choice(len(w), p=w)`` draws:
+    one uniform placed among them)."""
+    for m in range(len(chosen)):
+        if fixed[m] >= 0:
+            chosen[m] = fixed[m]
+        else:
+            chosen[m] = np.searchsorted(cdf, random(streams, of_row[m]), side="right")
+
+
+@kernel
+def draw_faults(streams, of_row, ranges, facts, choices, sizes, time, tier, acc_level, deploy_time, config_time,
+                version, onsets, order, picked):  # pragma: no cover - compiled
+    """The first draws of each row ``m`` (its plan rows gathered: ``ranges[m]`` ...): every
+    service's quiet deploy and config ages and version, then each fault's onset and candidate
+    (``onsets`` (R, K), ``picked`` (R, K)), and the order they began in (``order``: latest onset
+    first, ties in scenario order). The clock starts at the first onset."""
+    for m in range(len(of_row)):
+        r, n = of_row[m], sizes[m, SIZE_SERVICES]
+        for i in range(n):
+            for a in range(N_ACCUMULATORS):
+                acc_level[m, i, a] = ACC_BASELINE[a]
+        for i in range(n):
+            deploy_time[m, i] = -uniform(streams, r, QUIET_CHANGE_AGE[0], QUIET_CHANGE_AGE[1])
+        for i in range(n):
+            config_time[m, i] = -uniform(streams, r, QUIET_CHANGE_AGE[0], QUIET_CHANGE_AGE[1])
+        for i in range(n):
+            version[m, i] = integers(streams, r, VERSIONS[0], VERSIONS[1])
+        tier[m] = sizes[m, SIZE_START_TIER]
+        faults = sizes[m, SIZE_FAULTS]
+        for k in range(faults):
+            low, high = ranges[m, k, ONSET], ranges[m, k, ONSET + 1]
+            onsets[m, k] = uniform(streams, r, low, high) if facts[m, k, FACT_ONSET_DRAWN] else low
+            picked[m, k] = integers(streams, r, 0, facts[m, k, FACT_CHOICES])
+        for k in range(faults):  # a stable insertion sort, latest onset first
+            order[m, k] = k
+            j = k
+            while j > 0 and onsets[m, order[m, j - 1]] < onsets[m, k]:
+                order[m, j] = order[m, j - 1]
+                j -= 1
+            order[m, j] = k
+        time[m] = -onsets[m, order[m, 0]]
+
+
+@kernel
+def switch_on(streams, of_row, rows, position, ranges, facts, choices, order, picked, time, fault_type,
+              fault_service, defect, defect_timer, acc_rate, acc_level, cache_down, load_mult, deploy_time,
+              config_time, version, culprit_change, reverted, culprit_defect, culprit_acc,
+              kb_fix):  # pragma: no cover - compiled
+    """Switch on, in each row ``m`` of ``rows``, the fault that began ``position``-th (``order``):
+    its mechanism with drawn intensity, duration, rate, level or load, and the change that brought
+    it (``CHANGE_LEAD`` minutes before its errors, or before a leak filled up); the knowledge base
+    learns its fix if a known issue matches."""
+    for m in rows:
+        r, k = of_row[m], order[m, position]
+        choice = choices[m, k, picked[m, k]]
+        i = choice[CHOICE_SERVICE]
+        d, a = facts[m, k, FACT_DEFECT], facts[m, k, FACT_ACCUMULATOR]
+        fault_type[m, k] = facts[m, k, FACT_TYPE]
+        fault_service[m, k] = i
+        if d >= 0:
+            defect[m, i, d] = max(defect[m, i, d], uniform(streams, r, ranges[m, k, INTENSITY], ranges[m, k, INTENSITY + 1]))
+            low, high = ranges[m, k, DURATION], ranges[m, k, DURATION + 1]
+            defect_timer[m, i, d] = uniform(streams, r, low, high) if np.isfinite(low) else np.inf
+        lead = uniform(streams, r, CHANGE_LEAD[0], CHANGE_LEAD[1])  # errors start right after a bad change...
+        if a >= 0:
+            rate = uniform(streams, r, ranges[m, k, RATE], ranges[m, k, RATE + 1])
+            acc_rate[m, i, a] = rate
+            level = max(acc_level[m, i, a], uniform(streams, r, ranges[m, k, LEVEL], ranges[m, k, LEVEL + 1]))
+            acc_level[m, i, a] = level
+            lead += (level - ACC_BASELINE[a]) / rate  # ...or once a leak has filled up
+        if facts[m, k, FACT_CACHE_DOWN]:
+            cache_down[m, i] = 1.0
+        if facts[m, k, FACT_SPIKE]:
+            load_mult[m, i] = uniform(streams, r, ranges[m, k, LOAD], ranges[m, k, LOAD + 1])
+        change = facts[m, k, FACT_CHANGE]
+        if change != NO_CHANGE:
+            when = time[m] - lead
+            if change == DEPLOY:
+                deploy_time[m, i] = when
+                version[m, i] += 1
+            else:
+                config_time[m, i] = when
+            culprit_change[m, i] = change
+            reverted[m, i] = False
+            if d >= 0:
+                culprit_defect[m, i, d] = True
+            if a >= 0:
+                culprit_acc[m, i, a] = True
+        if choice[CHOICE_KB_FIX] >= 0:
+            kb_fix[m, i] = choice[CHOICE_KB_FIX]
+
+
+@kernel
+def draw_noise(streams, of_row, facts, choices, sizes, rates, picked, present, kind, calls, deploy_time,
+               config_time, version, log_decoy, trace_decoy, alert_muted, false_until, tickets, internal_report,
+               true_team, routed):  # pragma: no cover - compiled
+    """The last draws of each row: red-herring changes (on internal services whose fault no change
+    brought), decoys (a misleading log signature, traces blaming the wrong callee), broken alert
+    rules and false alarms, the reports, and the team the ticket is routed to (the owner of the
+    first fault, or with chance ``misroute`` another)."""
+    N = present.shape[1]
+    candidates = np.empty(N, dtype=np.int64)
+    callees = np.empty(N, dtype=np.int64)
+    for m in range(len(of_row)):
+        r, n, faults = of_row[m], sizes[m, SIZE_SERVICES], sizes[m, SIZE_FAULTS]
+        count = 0
+        for i in range(n):
+            culprit = False
+            for k in range(faults):
+                if facts[m, k, FACT_CHANGE] != NO_CHANGE and choices[m, k, picked[m, k], CHOICE_SERVICE] == i:
+                    culprit = True
+            if kind[m, i] != EXTERNAL and not culprit:
+                candidates[count] = i
+                count += 1
+        shuffle(streams, r, candidates[:count])
+        for j in range(min(sizes[m, SIZE_RED_HERRINGS], count)):
+            i = candidates[j]
+            when = -uniform(streams, r, RED_HERRING_AGE[0], RED_HERRING_AGE[1])
+            if random(streams, r) < RED_HERRING_DEPLOYS:
+                deploy_time[m, i] = when
+                version[m, i] += 1
+            else:
+                config_time[m, i] = when
+        for i in range(n):
+            if random(streams, r) < rates[m, RATE_LOG] and kind[m, i] != EXTERNAL:
+                log_decoy[m, i] = integers(streams, r, 1, N_LOG_CLASSES)
+            n_callees = 0
+            for j in range(N):
+                if calls[m, i, j] > 0.0:
+                    callees[n_callees] = j
+                    n_callees += 1
+            if random(streams, r) < rates[m, RATE_TRACE] and n_callees > 1:
+                trace_decoy[m, i] = callees[integers(streams, r, 0, n_callees)]
+        break_alert_rules(streams, r, m, present[m], rates[m, RATE_MISSED_ALERT], rates[m, RATE_FALSE_ALARM],
+                          alert_muted, false_until)
+        first = choices[m, 0, picked[m, 0]]
+        file_reports(streams, r, m, facts[m, 0, FACT_TICKET], first[CHOICE_SERVICE], n, rates[m, RATE_TICKET_MISLEAD],
+                     rates[m, RATE_INTERNAL_REPORT], tickets, internal_report)
+        owner = first[CHOICE_TEAM]
+        true_team[m] = owner
+        if random(streams, r) < rates[m, RATE_MISROUTE]:
+            other = integers(streams, r, 0, N_TEAMS - 1)
+            routed[m] = other + 1 if other >= owner else other
+        else:
+            routed[m] = owner
+
+
+stamp_cache(__file__, globals())

@@ -12,7 +12,6 @@ observation already has its alerts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 
 import numpy as np
 
@@ -35,9 +34,7 @@ from supportgym.world.params import (
     ROW_SLO_LATENCY,
     Params,
 )
-from supportgym.world.state import MAX_FAULTS, STATE_FIELDS, State
-
-_PARAM_FIELDS = tuple(f.name for f in fields(Params))
+from supportgym.world.state import MAX_FAULTS, State
 
 
 def new_episode(plans: EpisodePlans, cdf: np.ndarray, fixed: int, params_at: Callable[[int], Params],
@@ -117,19 +114,16 @@ def open_episodes(p: Params, s: State) -> State:
 
 def _warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
     """Simulate the world of ``rows`` of ``s``, and its alert rules, up to times ``until``; rows
-    already there are left alone (a batch of the rows that move, copied out and back)."""
+    already there are left alone (the moving rows run as a batch of their own)."""
     dt = until - s.time[rows]
     moving = dt > 0
     if not moving.any():
         return
     rows, dt = rows[moving], dt[moving]
-    sub = State(**{name: getattr(s, name)[rows] for name in STATE_FIELDS})
-    p_sub = Params(**{name: getattr(p, name)[rows] if name != "reward_weights" else p.reward_weights
-                      for name in _PARAM_FIELDS})
-    advance(sub, dt)
-    update_alerts(p_sub, sub, signals(p_sub, sub), dt)
-    for name in STATE_FIELDS:
-        getattr(s, name)[rows] = getattr(sub, name)
+    part, p_part = s.take(rows), p.take(rows)
+    advance(part, dt)
+    update_alerts(p_part, part, signals(p_part, part), dt)
+    s.put(rows, part)
 
 
 # --- the scenario's frozen parameters -------------------------------------------------------

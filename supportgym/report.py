@@ -508,7 +508,7 @@ class _Report:
                       f"**time to resolve:** {'-' if math.isnan(ttr) else f'{_minutes(ttr)} min'}",
                       f"- **Return:** {m['return']:.2f}",
                       f"- **Severity:** {severity}{' ✗' if wrong else ' ✓'}",
-                      f"- **Root cause:** " + "; ".join(f"{c.spec.name} on {c.service}" for c in self.causes)]
+                      "- **Root cause:** " + "; ".join(f"{c.spec.name} on {c.service}" for c in self.causes)]
         else:
             lines.append(f"- **Return so far:** {sum(st.record.reward for st in self.steps):.2f}")
         return lines

@@ -56,7 +56,7 @@ from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.suite import Scenario
 from supportgym.world.params import Params
-from supportgym.world.state import STATE_FIELDS, State
+from supportgym.world.state import State
 
 _PARAM_FIELDS = tuple(f.name for f in fields(Params))
 
@@ -225,14 +225,13 @@ class IncidentVectorEnv(VectorEnv):
                 else:
                     buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
         # The rows open together: one batch of the resetting rows, with their parameter rows.
-        p_rows = Params(**{name: buffer[rows] for name, buffer in self._param_buffers.items()})
+        p_rows = self.params.take(rows)
         opening = State.empty(len(rows), self.table.max_services)
         draw_episodes(single.plans, p_rows, opening, chosen, self._streams, rows)
         tiers = self.start_tiers[rows]
         opening.tier[tiers > 0] = tiers[tiers > 0]
         open_episodes(p_rows, opening)
-        for name in STATE_FIELDS:
-            getattr(self.state, name)[rows] = getattr(opening, name)
+        self.state.put(rows, opening)
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""

@@ -19,7 +19,6 @@ from supportgym.contract.observation import ALERTS, G_TICKET, SF
 from supportgym.contract.vocabulary import (
     ALERT_DOWN,
     ALERT_ERRORS,
-    ALERT_KINDS,
     ALERT_LATENCY,
     ALERT_SATURATION,
     ALERT_THRESHOLDS,

@@ -110,6 +110,10 @@ ACC_OWN_LOG = np.array([LogClass.OOM_KILLED, LogClass.POOL_EXHAUSTED, LogClass.N
 NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
 
 
+#: The state fields ``advance`` changes.
+ADVANCED_FIELDS = ("time", "acc_level", "defect", "defect_timer")
+
+
 def advance(s: State, dt: np.ndarray) -> None:
     """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
     defect timers run down (a defect ends at 0), the blip decays exponentially."""

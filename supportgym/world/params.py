@@ -79,6 +79,11 @@ class Params:
         """(B, N) latency including dependencies when all is well."""
         return self.service_table[:, ROW_HEALTHY_LATENCY]
 
+    def take(self, rows: np.ndarray) -> Params:
+        """The parameters of ``rows`` (to go with ``State.take``; one suite-wide weight row stays)."""
+        return Params(**{f.name: getattr(self, f.name) if f.name == "reward_weights" and self.reward_weights.ndim == 1
+                         else getattr(self, f.name)[rows] for f in fields(self)})
+
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)

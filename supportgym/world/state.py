@@ -126,6 +126,17 @@ class State:
     def copy(self) -> State:
         return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
 
+    def take(self, rows: np.ndarray) -> State:
+        """A batch of copies of ``rows``: a row's world depends on that row alone, so work on a
+        few rows of a large batch can run on them alone (then ``put`` them back)."""
+        return State(**{name: getattr(self, name)[rows] for name in STATE_FIELDS})
+
+    def put(self, rows: np.ndarray, part: State, names: tuple[str, ...] | None = None) -> None:
+        """Write ``part`` (taken with ``take(rows)``) back into ``rows``: the fields ``names`` (the
+        ones the work changed), or all."""
+        for name in STATE_FIELDS if names is None else names:
+            getattr(self, name)[rows] = getattr(part, name)
+
 
 #: The names of ``State``'s arrays (the init fields; the ``*_obs`` views are derived): listed once,
 #: as ``copy`` runs at every reset and ``dataclasses.fields`` is slow.

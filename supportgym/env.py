@@ -113,6 +113,9 @@ class IncidentEnv(gym.Env):
     service, onset, intensity, noise draws, red-herring changes and the ticket's routing (with
     chance ``misroute``, a team that does not own the fault) are drawn from the seed. The
     world has run from the fault's onset to the moment the incident opens, so alerts are firing.
+    Every draw comes from ``np_random``: compiled code draws what numpy would from its state
+    (``supportgym.rng``) and hands the state back, so ``np_random`` must be a ``PCG64``
+    generator (gymnasium's and numpy's default); another bit generator raises ``TypeError``.
 
     ## Episode end
     Terminated on ``resolve`` (``info["episode_metrics"]["resolved_and_held"]`` says whether the

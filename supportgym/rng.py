@@ -42,7 +42,7 @@ ZIGGURAT_KI = np.asarray(ki_double, dtype=np.uint64)
 ZIGGURAT_FI = np.asarray(fi_double, dtype=np.float64)
 ZIGGURAT_R = float(ziggurat_nor_r)
 ZIGGURAT_INV_R = float(ziggurat_nor_inv_r)
-_TWO64 = 1 << 64
+_LOW64 = (1 << 64) - 1
 
 
 # --- streams and generators (Python) -----------------------------------------------------------
@@ -59,28 +59,28 @@ class RowStreams(NamedTuple):
 def read_streams(generators: Sequence[np.random.Generator]) -> np.ndarray:
     """(len(generators), STREAM_WORDS) uint64: each generator's state as a stream."""
     out = np.empty((len(generators), STREAM_WORDS), dtype=np.uint64)
-    for row, generator in zip(out, generators):
-        row[:] = _words(generator)
+    for row, generator in enumerate(generators):
+        read_stream(generator, out[row])
     return out
 
 
-def write_stream(generator: np.random.Generator, stream: np.ndarray) -> None:
-    """Set ``generator``'s state to ``stream``'s: its next draws continue the stream."""
-    words = [int(w) for w in stream]
-    generator.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": (words[STATE_HI] << 64) | words[STATE_LO], "inc": (words[INC_HI] << 64) | words[INC_LO]},
-        "has_uint32": words[HAS_UINT32], "uinteger": words[UINTEGER]}
-
-
-def _words(generator: np.random.Generator) -> tuple[int, ...]:
+def read_stream(generator: np.random.Generator, out: np.ndarray) -> None:
+    """Write ``generator``'s state into the stream ``out`` (STREAM_WORDS,)."""
     state = generator.bit_generator.state
     if state["bit_generator"] != "PCG64":
         raise TypeError(f"supportgym draws from a PCG64 generator (numpy's and gymnasium's default), "
                         f"not {state['bit_generator']}: seed the env with reset(seed=...) or set "
                         f"env.np_random = numpy.random.default_rng(...)")
     s, inc = state["state"]["state"], state["state"]["inc"]
-    return (s >> 64, s % _TWO64, inc >> 64, inc % _TWO64, state["has_uint32"], state["uinteger"])
+    out[:] = (s >> 64, s & _LOW64, inc >> 64, inc & _LOW64, state["has_uint32"], state["uinteger"])
+
+
+def write_stream(generator: np.random.Generator, stream: np.ndarray) -> None:
+    """Set ``generator``'s state to ``stream``'s: its next draws continue the stream."""
+    s_hi, s_lo, inc_hi, inc_lo, has_uint32, uinteger = stream.tolist()
+    generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": s_hi << 64 | s_lo,
+                                                                         "inc": inc_hi << 64 | inc_lo},
+                                     "has_uint32": has_uint32, "uinteger": uinteger}
 
 
 # --- the bit generator ---------------------------------------------------------------------------

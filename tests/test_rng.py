@@ -107,3 +107,16 @@ def test_array_draws_are_the_scalar_draws_in_order():
     got = ([int(streams_mod.integers(s, 0, np.int64(3), np.int64(60))) for _ in range(25)]
            + [streams_mod.uniform(s, 0, 5.0, 60.0) for _ in range(7)] + [streams_mod.random(s, 0) for _ in range(12)])
     assert expected == got
+
+
+def test_the_env_draws_from_np_random_and_hands_its_state_back():
+    from supportgym.env import IncidentEnv
+
+    env, twin = IncidentEnv("hard"), IncidentEnv("hard")
+    env.reset(seed=3)
+    twin.reset(seed=3)
+    env.np_random.random()  # whoever draws from np_random between episodes moves the next one
+    assert not np.array_equal(env.reset()[0], twin.reset()[0])
+    env.np_random = np.random.Generator(np.random.MT19937(0))
+    with pytest.raises(TypeError, match="PCG64"):
+        env.reset()

@@ -6,6 +6,7 @@ All arrays have a leading batch axis B; per-service arrays are (B, N) over padde
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cache
 
 import numpy as np
 
@@ -78,6 +79,13 @@ class State:
 
     @classmethod
     def empty(cls, batch: int, n: int) -> State:
+        """A batch of ``batch`` states before anything is drawn, over ``n`` service slots."""
+        if batch == 1:  # every single-env reset: copying a template costs less than building one
+            return _empty_one(n).copy()
+        return cls._build_empty(batch, n)
+
+    @classmethod
+    def _build_empty(cls, batch: int, n: int) -> State:
         z = lambda *shape: np.zeros((batch, *shape))  # noqa: E731
         return cls(
             time=z(), acc_level=z(n, N_ACCUMULATORS), acc_rate=z(n, N_ACCUMULATORS), defect=z(n, N_DEFECTS),
@@ -141,3 +149,8 @@ class State:
 #: The names of ``State``'s arrays (the init fields; the ``*_obs`` views are derived): listed once,
 #: as ``copy`` runs at every reset and ``dataclasses.fields`` is slow.
 STATE_FIELDS = tuple(f.name for f in fields(State) if f.init)
+
+
+@cache
+def _empty_one(n: int) -> State:
+    return State._build_empty(1, n)

@@ -8,27 +8,20 @@ herrings, the decoys, the broken alert rules and false alarms, the reports and t
 so the rows of a vector env open in one call per phase instead of a Python loop over rows, and a
 row draws what a single env with the same generator would.
 
-A scenario reaches the kernels as an ``EpisodePlans`` row: its faults, their draw ranges and
-candidate services (with the knowledge base's fix and the owning team for each), its noise rates
-and sizes, built once per scenario from the suite, on first use (a generated suite has thousands).
+A scenario reaches the kernels as a row of ``episode.EpisodePlans`` (laid out by the column
+constants below): its faults, their draw ranges and candidate services (with the knowledge base's
+fix and the owning team for each), its noise rates and sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
-from supportgym.contract.vocabulary import N_LOG_CLASSES, N_TEAMS, REMEDIES, ServiceKind
+from supportgym.contract.vocabulary import N_LOG_CLASSES, N_TEAMS, ServiceKind
 from supportgym.rng import integers, random, shuffle, uniform
 from supportgym.stages.signal import break_alert_rules, file_reports
-from supportgym.suite import Scenario, known_fix
-from supportgym.suite.loading import change_of
-from supportgym.world.faults import FAULT_INDEX, FAULTS
-from supportgym.world.mechanisms import ACC_BASELINE, CONFIG, DEPLOY, N_ACCUMULATORS, NO_CHANGE
-from supportgym.world.state import MAX_FAULTS
-from supportgym.world.teams import team_of
+from supportgym.world.mechanisms import ACC_BASELINE, DEPLOY, N_ACCUMULATORS, NO_CHANGE
 
 _DAY = 1440.0
 #: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
@@ -59,50 +52,6 @@ N_SIZES = 4
 RATE_LOG, RATE_TRACE, RATE_MISSED_ALERT, RATE_FALSE_ALARM, RATE_TICKET_MISLEAD, RATE_INTERNAL_REPORT, RATE_MISROUTE = (
     range(7))
 N_RATES = 7
-
-
-class EpisodePlans:
-    """The scenarios of a suite as arrays the draw kernels read, one row per scenario (in the
-    suite's order), each filled on first use (``ensure``)."""
-
-    def __init__(self, scenarios: Sequence[Scenario], max_services: int):
-        S, K, N = len(scenarios), MAX_FAULTS, max_services
-        self.scenarios = tuple(scenarios)
-        self.fault_ranges = np.zeros((S, K, N_RANGES))
-        self.fault_facts = np.zeros((S, K, N_FACTS), dtype=np.int64)
-        self.choices = np.zeros((S, K, N, N_CHOICE_FACTS), dtype=np.int64)
-        self.sizes = np.zeros((S, N_SIZES), dtype=np.int64)
-        self.rates = np.zeros((S, N_RATES))
-        self._built = np.zeros(S, dtype=bool)
-
-    def ensure(self, indices: np.ndarray) -> None:
-        """Build the plans of the scenarios ``indices`` that are not built yet."""
-        for index in np.unique(indices[~self._built[indices]]):
-            self._build(int(index))
-
-    def _build(self, index: int) -> None:
-        scenario = self.scenarios[index]
-        topo, noise = scenario.topology, scenario.noise
-        for k, entry in enumerate(scenario.faults):
-            spec = FAULTS[entry.type]
-            onset = entry.onset_minutes if isinstance(entry.onset_minutes, list) else [entry.onset_minutes] * 2
-            self.fault_ranges[index, k] = [*onset, *spec.intensity, *spec.duration, *spec.rate, *spec.start_level,
-                                           *spec.load_multiplier]
-            change = {None: NO_CHANGE, "deploy": DEPLOY, "config": CONFIG}[change_of(entry)]
-            candidates = [entry.service] if isinstance(entry.service, str) else entry.service
-            self.fault_facts[index, k] = [
-                FAULT_INDEX[spec.name], isinstance(entry.onset_minutes, list), len(candidates),
-                -1 if spec.defect is None else int(spec.defect), -1 if spec.accumulator is None else int(spec.accumulator),
-                spec.cache_down, spec.spike, change, int(spec.ticket)]
-            for c, name in enumerate(candidates):
-                service = topo.names.index(name)
-                fix = known_fix(scenario, entry.type, name)
-                self.choices[index, k, c] = [service, -1 if fix is None else REMEDIES.index(fix),
-                                             int(team_of(entry.type, topo.kinds[service]))]
-        self.sizes[index] = [topo.n, scenario.start_tier, len(scenario.faults), noise.red_herrings]
-        self.rates[index] = [noise.log_noise, noise.trace_noise, noise.missed_alert_rate, noise.false_alarm_rate,
-                             noise.ticket_mislead, noise.internal_report_rate, noise.misroute]
-        self._built[index] = True
 
 
 @kernel

@@ -16,8 +16,7 @@ from supportgym import core
 from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import ObservationLayout
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES, check_fits
-from supportgym.draws import EpisodePlans
-from supportgym.episode import cumulative_weights, new_episode, scenario_params
+from supportgym.episode import EpisodePlans, cumulative_weights, new_episode, scenario_params
 from supportgym.journal import Journal, StepRecord
 from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi

@@ -11,19 +11,32 @@ observation already has its alerts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
-from supportgym.contract.vocabulary import check_fits
-from supportgym.draws import SIZE_FAULTS, EpisodePlans, choose_scenarios, draw_faults, draw_noise, switch_on
+from supportgym.contract.vocabulary import REMEDIES, check_fits
+from supportgym.draws import (
+    N_CHOICE_FACTS,
+    N_FACTS,
+    N_RANGES,
+    N_RATES,
+    N_SIZES,
+    SIZE_FAULTS,
+    choose_scenarios,
+    draw_faults,
+    draw_noise,
+    switch_on,
+)
 from supportgym.observe import refresh, write_static
 from supportgym.rng import read_streams, write_stream
 from supportgym.stages.signal import signals, update_alerts
-from supportgym.suite import Scenario
+from supportgym.suite import Scenario, known_fix
+from supportgym.suite.loading import change_of
 from supportgym.suite.schema import RewardWeights
-from supportgym.world.mechanisms import advance
+from supportgym.world.faults import FAULT_INDEX, FAULTS
+from supportgym.world.mechanisms import CONFIG, DEPLOY, NO_CHANGE, advance
 from supportgym.world.params import (
     N_SERVICE_ROWS,
     ROW_BASE_LATENCY,
@@ -35,6 +48,51 @@ from supportgym.world.params import (
     Params,
 )
 from supportgym.world.state import MAX_FAULTS, State
+from supportgym.world.teams import team_of
+
+
+class EpisodePlans:
+    """The scenarios of a suite as arrays the draw kernels read (``supportgym.draws``), one row
+    per scenario in the suite's order, each filled on first use (a generated suite has thousands)."""
+
+    def __init__(self, scenarios: Sequence[Scenario], max_services: int):
+        S, K, N = len(scenarios), MAX_FAULTS, max_services
+        self.scenarios = tuple(scenarios)
+        self.fault_ranges = np.zeros((S, K, N_RANGES))
+        self.fault_facts = np.zeros((S, K, N_FACTS), dtype=np.int64)
+        self.choices = np.zeros((S, K, N, N_CHOICE_FACTS), dtype=np.int64)
+        self.sizes = np.zeros((S, N_SIZES), dtype=np.int64)
+        self.rates = np.zeros((S, N_RATES))
+        self._built = np.zeros(S, dtype=bool)
+
+    def ensure(self, indices: np.ndarray) -> None:
+        """Build the plans of the scenarios ``indices`` that are not built yet."""
+        for index in np.unique(indices[~self._built[indices]]):
+            self._build(int(index))
+
+    def _build(self, index: int) -> None:
+        scenario = self.scenarios[index]
+        topo, noise = scenario.topology, scenario.noise
+        for k, entry in enumerate(scenario.faults):
+            spec = FAULTS[entry.type]
+            onset = entry.onset_minutes if isinstance(entry.onset_minutes, list) else [entry.onset_minutes] * 2
+            self.fault_ranges[index, k] = [*onset, *spec.intensity, *spec.duration, *spec.rate, *spec.start_level,
+                                           *spec.load_multiplier]
+            change = {None: NO_CHANGE, "deploy": DEPLOY, "config": CONFIG}[change_of(entry)]
+            candidates = [entry.service] if isinstance(entry.service, str) else entry.service
+            self.fault_facts[index, k] = [
+                FAULT_INDEX[spec.name], isinstance(entry.onset_minutes, list), len(candidates),
+                -1 if spec.defect is None else int(spec.defect), -1 if spec.accumulator is None else int(spec.accumulator),
+                spec.cache_down, spec.spike, change, int(spec.ticket)]
+            for c, name in enumerate(candidates):
+                service = topo.names.index(name)
+                fix = known_fix(scenario, entry.type, name)
+                self.choices[index, k, c] = [service, -1 if fix is None else REMEDIES.index(fix),
+                                             int(team_of(entry.type, topo.kinds[service]))]
+        self.sizes[index] = [topo.n, scenario.start_tier, len(scenario.faults), noise.red_herrings]
+        self.rates[index] = [noise.log_noise, noise.trace_noise, noise.missed_alert_rate, noise.false_alarm_rate,
+                             noise.ticket_mislead, noise.internal_report_rate, noise.misroute]
+        self._built[index] = True
 
 
 def new_episode(plans: EpisodePlans, cdf: np.ndarray, fixed: int, params_at: Callable[[int], Params],

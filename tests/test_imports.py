@@ -163,7 +163,7 @@ def test_the_walk_sees_a_hidden_import():
 @pytest.mark.parametrize("module", [m for m in all_modules("supportgym")
                                     if m.startswith(("supportgym.world", "supportgym.stages"))
                                     or m in ("supportgym.core", "supportgym.reward", "supportgym.observe",
-                                             "supportgym.compiled")])
+                                             "supportgym.compiled", "supportgym.rng", "supportgym.draws")])
 def test_compiled_physics_does_not_import_the_scenario_layer(module):
     seen = reachable(module)
     bad = sorted(m for m in seen if _within(m, ("supportgym.suite", "supportgym.env", "supportgym.episode")))

@@ -35,7 +35,7 @@ class StepResult:
 
 def action_mask(p: Params, s: State) -> np.ndarray:
     """(B, A) bool: actions allowed now (``contract.actions.tier_masks`` and ``severity_gate``)."""
-    return p.mask_table[np.arange(len(s.tier)), s.tier - 1, s.declared]
+    return action.allowed(p, s)
 
 
 #: The kinds of action whose outcome is drawn (noisy readings, whether the customer answers).
@@ -55,7 +55,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
     kind, target, minutes = act.kind, act.target, act.minutes
     kinds = set(kind.tolist())
     streams = _row_streams(rng, len(rows)) if not kinds.isdisjoint(DRAWING) else None
-    tier, declared = s.tier, s.declared  # the cost of this action is at the old rates
+    tier, declared = s.tier.copy(), s.declared.copy()  # the action costs the old rates (triage writes in place)
     # A validation watches the whole window: healthy at its start and at its end.
     healthy_before = None
     if validation.VALIDATE in kinds:

@@ -78,6 +78,19 @@ class Decoded:
     capacity_during: np.ndarray  # capacity its target keeps while it runs
 
 
+def allowed(p: Params, s: State) -> np.ndarray:
+    """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity."""
+    out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
+    _allowed_kernel(p.mask_table, s.tier, s.declared, out)
+    return out
+
+
+@kernel
+def _allowed_kernel(mask_table, tier, declared, out):  # pragma: no cover - compiled
+    for b in range(out.shape[0]):
+        out[b] = mask_table[b, tier[b] - 1, declared[b]]
+
+
 def decode(p: Params, s: State, table: ActionTable, actions: np.ndarray) -> Decoded:
     """Decode flat actions at the current tier and declared severity (``Params.mask_table``)."""
     batch = len(actions)

@@ -103,6 +103,14 @@ def _all_rows(batch: int) -> np.ndarray:
     return rows
 
 
+@cache
+def _no_target(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    target, capacity = np.full(batch, -1), np.ones(batch)
+    target.setflags(write=False)
+    capacity.setflags(write=False)
+    return target, capacity
+
+
 def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None,
             rows: np.ndarray | None = None, base: Signals | None = None) -> Signals:
     """The golden signals of the current state.
@@ -128,7 +136,7 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     else:
         out = Signals(batch, n, fill=True) if base is None else base.copy()
     if target is None:
-        target, capacity_during = np.full(batch, -1), np.ones(batch)  # no service loses capacity
+        target, capacity_during = _no_target(batch)  # no service loses capacity
     _signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
                     p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
                     s.acc_level, target, capacity_during, rows, out.table, out.impact, out.conditions)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.observation import ESCALATIONS_SCALE, G_CATEGORY, G_DECLARED, G_ROUTED, G_TIER, GF
 from supportgym.contract.vocabulary import FILE_ACTIONS, N_TEAMS, SEVERITIES, TIERS, ActionKind
 from supportgym.world.state import State
@@ -24,6 +25,9 @@ from supportgym.world.state import State
 ESCALATE, REASSIGN = int(ActionKind.ESCALATE), int(ActionKind.REASSIGN)
 DECLARE_SEV1, DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
 FILE_FIRST, FILE_LAST = int(FILE_ACTIONS[0]), int(FILE_ACTIONS[-1])
+TIER_COLUMN, DECLARED_COLUMN, ROUTED_COLUMN, CATEGORY_COLUMN = G_TIER.start, G_DECLARED.start, G_ROUTED.start, G_CATEGORY.start
+ESCALATIONS_COLUMN = GF["escalations"]
+FIRST_TIER, N_TIERS, FIRST_SEVERITY, N_SEVERITIES = TIERS[0], len(TIERS), SEVERITIES[0], len(SEVERITIES)
 #: The action kinds this stage handles.
 KINDS = frozenset({ESCALATE, REASSIGN, *range(DECLARE_SEV1, DECLARE_SEV3 + 1), *range(FILE_FIRST, FILE_LAST + 1)})
 
@@ -31,27 +35,56 @@ KINDS = frozenset({ESCALATE, REASSIGN, *range(DECLARE_SEV1, DECLARE_SEV3 + 1), *
 def triage(s: State, kind: np.ndarray) -> None:
     """Declare the severities, file and reassign the tickets and take the escalations among
     ``kind`` (B,), in place."""
-    declaring = (kind >= DECLARE_SEV1) & (kind <= DECLARE_SEV3)
-    escalating = kind == ESCALATE
-    s.declared = np.where(declaring, kind - DECLARE_SEV1 + 1, s.declared)
-    first_or_worse = declaring & ((s.declared_peak == 0) | (s.declared < s.declared_peak))
-    s.declared_peak = np.where(first_or_worse, s.declared, s.declared_peak)
-    filing = (kind >= FILE_FIRST) & (kind <= FILE_LAST)
-    s.category = np.where(filing, kind - FILE_FIRST, s.category)
-    # Reassigning an unfiled ticket has nowhere to send it: the time is spent for nothing.
-    s.routed = np.where((kind == REASSIGN) & (s.category >= 0), s.category, s.routed)
-    s.misrouted_handoffs = s.misrouted_handoffs + (escalating & (s.routed != s.true_team))
-    s.routed = np.where(escalating, s.true_team, s.routed)
-    s.category = np.where(escalating, s.true_team, s.category)
-    s.tier = s.tier + escalating
-    s.escalations = s.escalations + escalating
+    _triage_kernel(kind, s.declared, s.declared_peak, s.category, s.routed, s.true_team, s.misrouted_handoffs, s.tier,
+                   s.escalations)
     write_desk(s)
+
+
+@kernel
+def _triage_kernel(kind, declared, declared_peak, category, routed, true_team, misrouted_handoffs, tier,
+                   escalations):  # pragma: no cover - compiled
+    for b in range(kind.shape[0]):
+        k = kind[b]
+        if DECLARE_SEV1 <= k <= DECLARE_SEV3:
+            declared[b] = k - DECLARE_SEV1 + 1
+            if declared_peak[b] == 0 or declared[b] < declared_peak[b]:  # the first or a worse one
+                declared_peak[b] = declared[b]
+        elif FILE_FIRST <= k <= FILE_LAST:
+            category[b] = k - FILE_FIRST
+        elif k == REASSIGN:
+            # Reassigning an unfiled ticket has nowhere to send it: the time is spent for nothing.
+            if category[b] >= 0:
+                routed[b] = category[b]
+        elif k == ESCALATE:
+            if routed[b] != true_team[b]:
+                misrouted_handoffs[b] += 1.0
+            routed[b] = true_team[b]
+            category[b] = true_team[b]
+            tier[b] += 1
+            escalations[b] += 1.0
 
 
 def write_desk(s: State) -> None:
     """The observation's tier, declared severity, routing, category and escalation count."""
-    s.glob_obs[:, G_TIER] = s.tier[:, None] == np.array(TIERS)
-    s.glob_obs[:, G_DECLARED] = s.declared[:, None] == np.array(SEVERITIES)
-    s.glob_obs[:, G_ROUTED] = s.routed[:, None] == np.arange(N_TEAMS)
-    s.glob_obs[:, G_CATEGORY] = s.category[:, None] == np.arange(-1, N_TEAMS)
-    s.glob_obs[:, GF["escalations"]] = np.minimum(s.escalations / ESCALATIONS_SCALE, 1.0)
+    _desk_kernel(s.tier, s.declared, s.routed, s.category, s.escalations, s.glob_obs)
+
+
+@kernel
+def _one_hot(row, start, size, index):  # pragma: no cover - compiled
+    """``row[start:start + size]``: 1 at ``index`` if it lies in [0, size), else all 0."""
+    for j in range(size):
+        row[start + j] = 1.0 if j == index else 0.0
+
+
+@kernel
+def _desk_kernel(tier, declared, routed, category, escalations, glob_obs):  # pragma: no cover - compiled
+    for b in range(tier.shape[0]):
+        row = glob_obs[b]
+        _one_hot(row, TIER_COLUMN, N_TIERS, tier[b] - FIRST_TIER)
+        _one_hot(row, DECLARED_COLUMN, N_SEVERITIES, declared[b] - FIRST_SEVERITY)
+        _one_hot(row, ROUTED_COLUMN, N_TEAMS, routed[b])
+        _one_hot(row, CATEGORY_COLUMN, N_TEAMS + 1, category[b] + 1)  # "none" (-1) first
+        row[ESCALATIONS_COLUMN] = min(escalations[b] / ESCALATIONS_SCALE, 1.0)
+
+
+stamp_cache(__file__, globals())

@@ -72,7 +72,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
         triage.triage(s, kind)
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
     if not kinds.isdisjoint(diagnosis.KINDS):
-        diagnosis.diagnose(p, s, sig, kinds, kind, rows, target, streams)
+        diagnosis.diagnose(p, s, sig, kind, target, streams)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
     harmful = np.zeros(len(rows), dtype=bool)
     remedying = not kinds.isdisjoint(action.KINDS)

@@ -8,6 +8,8 @@ that shows whether users are failing there and which hop the failure starts at. 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
@@ -44,7 +46,7 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     LogClass,
 )
-from supportgym.rng import RowStreams, standard_normals
+from supportgym.rng import STREAM_WORDS, RowStreams, standard_normal
 from supportgym.stages.signal import (
     SIG_DOWN,
     SIG_ERR,
@@ -96,71 +98,111 @@ SLOWDOWN_CAP = 5.0
 #: Trouble (error rate plus scaled slowdown) below which traces see nothing wrong.
 TRACE_TROUBLE = 0.02
 N_METRICS = len(METRICS)
-_KB_CODES = np.arange(len(KB_REMEDIES))
+N_KB_CODES = len(KB_REMEDIES)
+LOGS_COLUMN, KB_COLUMN = LOGS.start, KB.start
+TRACE_ORIGIN_COLUMN, TRACE_POINTS_COLUMN = SF["trace_origin_here"], SF["trace_points_here"]
+DEPLOY_RECENT_COLUMN, CONFIG_RECENT_COLUMN = SF["deploy_recent"], SF["config_recent"]
+CHANGE_REVERTED_COLUMN = SF["change_reverted"]
+REPRO_FAILED_COLUMN, REPRO_HOP_COLUMN = SF["repro_failed"], SF["repro_hop"]
+KB_SEARCHED_COLUMN, KB_MATCHED_COLUMN = GF["kb_searched"], GF["kb_matched"]
 
 
-def diagnose(p: Params, s: State, sig: Signals, kinds: set[int], kind: np.ndarray, rows: np.ndarray,
-             target: np.ndarray, rng: RowStreams | None) -> None:
-    """Record what the checks among ``kind`` (B,) on ``target`` (B,) find; ``kinds`` is the set of
-    ``kind`` (branches test it, not arrays: most steps take no check). ``rng``: the rows' random
-    streams, needed only when ``kinds`` meets ``DRAWING``."""
-    if CHECK_METRICS in kinds:
-        sel = kind == CHECK_METRICS
-        record_metrics(p, s, sig, rows[sel], target[sel], rng)
-    if CHECK_LOGS in kinds:
-        sel = kind == CHECK_LOGS
-        record_logs(p, s, sig, rows[sel], target[sel])
-    if CHECK_TRACES in kinds:
-        sel = kind == CHECK_TRACES
-        record_traces(p, s, sig, rows[sel], target[sel])
-    if CHECK_CHANGES in kinds:
-        sel = kind == CHECK_CHANGES
-        record_changes(s, rows[sel], target[sel])
-    if SEARCH_KB in kinds:
-        record_kb(s, rows[kind == SEARCH_KB])
-    if REPRODUCE in kinds:
-        sel = kind == REPRODUCE
-        record_reproduction(p, s, sig, rows[sel], target[sel], rng)
+def diagnose(p: Params, s: State, sig: Signals, kind: np.ndarray, target: np.ndarray, rng: RowStreams | None) -> None:
+    """Record what the checks among ``kind`` (B,) on ``target`` (B,) find, each row by its own
+    check (``_diagnose_kernel``). ``rng``: the rows' random streams, needed when a kind in
+    ``DRAWING`` is among ``kind``; the rows draw in row order."""
+    streams, of_row = (_NO_STREAMS, _no_stream_rows(len(kind))) if rng is None else rng
+    _diagnose_kernel(kind, target, sig.table, p.service_table, p.calls, p.metric_noise, s.acc_level, s.acc_rate,
+                     s.defect, s.log_decoy, s.trace_decoy, s.deploy_time, s.config_time, s.reverted, s.kb_fix, s.time,
+                     s.svc_obs, s.glob_obs, s.checked_at, streams, of_row)
 
 
-# Each recorder reads the checks of rows ``r`` on services ``t``.
-def record_metrics(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: RowStreams) -> None:
-    """Metrics of t: error rate, latency, utilisation, memory/pool/disk levels, request rate and
-    the resource trends, each with relative noise ``metric_noise``."""
-    normals = standard_normals(rng.streams, rng.of_row[r], N_METRICS)
-    _metrics_kernel(r, t, sig.table, p.service_table, s.acc_level, s.acc_rate, s.defect, p.metric_noise, normals,
-                    s.time, s.svc_obs, s.checked_at)
+_NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
+
+
+@cache
+def _no_stream_rows(batch: int) -> np.ndarray:
+    return np.full(batch, -1, dtype=np.int64)
+
+
+@kernel
+def _diagnose_kernel(kind, target, sig, service_table, calls, noise, acc_level, acc_rate, defect, log_decoy,
+                     trace_decoy, deploy_time, config_time, reverted, kb_fix, time, svc_obs, glob_obs, checked_at,
+                     streams, of_row):  # pragma: no cover - compiled
+    """Each row's check of its target: a reading written into the observation, stamped with the time."""
+    normals = np.empty(N_METRICS)
+    strength = np.empty(N_LOG_CLASSES)
+    for b in range(kind.shape[0]):
+        k, i, now = kind[b], target[b], time[b]
+        if k == CHECK_METRICS:
+            for v in range(N_METRICS):
+                normals[v] = standard_normal(streams, of_row[b])
+            _metrics_row(b, i, sig, service_table, acc_level, acc_rate, defect, noise, normals, svc_obs)
+            checked_at[b, i, METRICS_CH] = now
+        elif k == CHECK_LOGS:
+            _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength)
+            shown = LOG_NORMAL if strength.max() < LOG_VISIBLE else strength.argmax()
+            for c in range(N_LOG_CLASSES):
+                svc_obs[b, i, LOGS_COLUMN + c] = 1.0 if c == shown else 0.0
+            checked_at[b, i, LOGS_CH] = now
+        elif k == CHECK_TRACES:
+            hop, origin = _trace_step(b, i, sig, calls, service_table, trace_decoy)
+            svc_obs[b, i, TRACE_ORIGIN_COLUMN] = 1.0 if origin else 0.0
+            if hop >= 0:
+                svc_obs[b, hop, TRACE_POINTS_COLUMN] = 1.0
+            checked_at[b, i, TRACES_CH] = now
+        elif k == CHECK_CHANGES:
+            svc_obs[b, i, DEPLOY_RECENT_COLUMN] = _encode_recency(now - deploy_time[b, i])
+            svc_obs[b, i, CONFIG_RECENT_COLUMN] = _encode_recency(now - config_time[b, i])
+            svc_obs[b, i, CHANGE_REVERTED_COLUMN] = 1.0 if reverted[b, i] else 0.0
+            checked_at[b, i, CHANGES_CH] = now
+        elif k == SEARCH_KB:
+            matched = False
+            for j in range(kb_fix.shape[1]):
+                for c in range(N_KB_CODES):
+                    svc_obs[b, j, KB_COLUMN + c] = 1.0 if kb_fix[b, j] == c else 0.0
+                matched |= kb_fix[b, j] >= 0
+            glob_obs[b, KB_SEARCHED_COLUMN] = 1.0
+            glob_obs[b, KB_MATCHED_COLUMN] = 1.0 if matched else 0.0
+        elif k == REPRODUCE:
+            failed, hop = _reproduction(b, i, sig, calls, service_table, trace_decoy, noise,
+                                        standard_normal(streams, of_row[b]))
+            svc_obs[b, i, REPRO_FAILED_COLUMN] = failed
+            for j in range(svc_obs.shape[1]):  # the latest reproduction replaces the hop of any earlier one
+                svc_obs[b, j, REPRO_HOP_COLUMN] = 0.0
+            if hop >= 0:
+                svc_obs[b, hop, REPRO_HOP_COLUMN] = 1.0
+            checked_at[b, i, REPRODUCE_CH] = now
 
 
 _encode_latency = kernel(encode_latency)
 _encode_utilisation = kernel(encode_utilisation)
 _encode_request_rate = kernel(encode_request_rate)
 _encode_trend = kernel(encode_trend)
+_encode_recency = kernel(encode_recency)
 METRIC_COLUMN = METRIC.start
 
 
 @kernel
-def _metrics_kernel(rows, targets, sig, service_table, acc_level, acc_rate, defect, noise, normals, time, svc_obs,
-                    checked_at):  # pragma: no cover - compiled
-    """A metrics reading of each (row, target): levels and trends, with multiplicative noise."""
+def _metrics_row(b, i, sig, service_table, acc_level, acc_rate, defect, noise, normals,
+                 svc_obs):  # pragma: no cover - compiled
+    """Metrics of service i: error rate, latency, utilisation, memory/pool/disk levels, request rate
+    and the resource trends, each with relative noise ``noise[b]`` (``normals``: one draw each)."""
+    # requests failing a TLS handshake never reach the service: its request rate drops
+    reaching = 1.0 - defect[b, i, CERT_EXPIRED]
     values = np.empty(N_METRICS)
-    for m in range(rows.shape[0]):
-        b, i = rows[m], targets[m]
-        # requests failing a TLS handshake never reach the service: its request rate drops
-        reaching = 1.0 - defect[b, i, CERT_EXPIRED]
-        values[M_ERROR_RATE] = sig[b, SIG_ERR, i]
-        values[M_LATENCY] = _encode_latency(sig[b, SIG_LATENCY_RATIO, i])
-        values[M_UTILISATION] = _encode_utilisation(sig[b, SIG_UTILISATION, i])
-        values[M_MEMORY] = acc_level[b, i, MEMORY]
-        values[M_POOL] = acc_level[b, i, POOL]
-        values[M_DISK] = acc_level[b, i, DISK]
-        values[M_REQUEST_RATE] = _encode_request_rate(sig[b, SIG_LOAD, i] * reaching / service_table[b, ROW_BASE_LOAD, i])
-        values[M_MEMORY_TREND] = _encode_trend(acc_rate[b, i, MEMORY])
-        values[M_RESOURCE_TREND] = _encode_trend(max(acc_rate[b, i, POOL], acc_rate[b, i, DISK]))
-        for v in range(N_METRICS):
-            x = values[v] * (1.0 + noise[b] * normals[m, v])
-            svc_obs[b, i, METRIC_COLUMN + v] = min(max(x, 0.0), 1.0)
-        checked_at[b, i, METRICS_CH] = time[b]
+    values[M_ERROR_RATE] = sig[b, SIG_ERR, i]
+    values[M_LATENCY] = _encode_latency(sig[b, SIG_LATENCY_RATIO, i])
+    values[M_UTILISATION] = _encode_utilisation(sig[b, SIG_UTILISATION, i])
+    values[M_MEMORY] = acc_level[b, i, MEMORY]
+    values[M_POOL] = acc_level[b, i, POOL]
+    values[M_DISK] = acc_level[b, i, DISK]
+    values[M_REQUEST_RATE] = _encode_request_rate(sig[b, SIG_LOAD, i] * reaching / service_table[b, ROW_BASE_LOAD, i])
+    values[M_MEMORY_TREND] = _encode_trend(acc_rate[b, i, MEMORY])
+    values[M_RESOURCE_TREND] = _encode_trend(max(acc_rate[b, i, POOL], acc_rate[b, i, DISK]))
+    for v in range(N_METRICS):
+        x = values[v] * (1.0 + noise[b] * normals[v])
+        svc_obs[b, i, METRIC_COLUMN + v] = min(max(x, 0.0), 1.0)
 
 
 def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -168,15 +210,6 @@ def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarra
     strength = np.empty((len(r), N_LOG_CLASSES))
     _log_strength_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, s.log_decoy, strength)
     return strength
-
-
-def record_logs(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> None:
-    """The dominant log signature of t (normal if none reaches LOG_VISIBLE). A service with a log
-    decoy (``log_noise``) shows its misleading signature too, every time: re-reading does not help."""
-    strength = log_strengths(p, s, sig, r, t)
-    cls = np.where(strength.max(axis=1) < LOG_VISIBLE, LogClass.NORMAL, strength.argmax(axis=1))
-    s.svc_obs[r, t, LOGS] = cls[:, None] == np.arange(N_LOG_CLASSES)
-    s.checked_at[r, t, LOGS_CH] = s.time[r]
 
 
 @kernel
@@ -194,37 +227,30 @@ def _log_strength_kernel(rows, targets, sig, calls, acc_level, defect, log_decoy
     where the callee has it, and generic errors/timeouts in proportion to how bad it is.
     """
     for m in range(rows.shape[0]):
-        b, i = rows[m], targets[m]
-        strength = out[m]
-        strength[:] = 0.0
+        _log_strength_row(rows[m], targets[m], sig, calls, acc_level, defect, log_decoy, out[m])
+
+
+@kernel
+def _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength):  # pragma: no cover - compiled
+    """How strongly each log signature shows in service i's logs, into ``strength`` (classes,)."""
+    strength[:] = 0.0
+    for d in range(defect.shape[2]):
+        strength[DEFECT_OWN_LOG[d]] += defect[b, i, d] * OWN_LOG_WEIGHT[d]
+    for a in range(acc_level.shape[2]):
+        over = max(acc_level[b, i, a] - ACC_HARM_THRESHOLD[a], 0.0) / (1.0 - ACC_HARM_THRESHOLD[a])
+        strength[ACC_OWN_LOG[a]] += LOG_ACC_WEIGHT * over
+    strength[LOG_HIGH_LOAD] += max(sig[b, SIG_UTILISATION, i] - LOG_HIGH_LOAD_FROM, 0.0)
+    strength[LOG_PROCESS_DOWN] += sig[b, SIG_DOWN, i]
+    for j in range(calls.shape[2]):
+        w = calls[b, i, j]
+        if w == 0.0:
+            continue
+        strength[LOG_DEPENDENCY_ERRORS] += w * _badness(sig, b, j)
         for d in range(defect.shape[2]):
-            strength[DEFECT_OWN_LOG[d]] += defect[b, i, d] * OWN_LOG_WEIGHT[d]
-        for a in range(acc_level.shape[2]):
-            over = max(acc_level[b, i, a] - ACC_HARM_THRESHOLD[a], 0.0) / (1.0 - ACC_HARM_THRESHOLD[a])
-            strength[ACC_OWN_LOG[a]] += LOG_ACC_WEIGHT * over
-        strength[LOG_HIGH_LOAD] += max(sig[b, SIG_UTILISATION, i] - LOG_HIGH_LOAD_FROM, 0.0)
-        strength[LOG_PROCESS_DOWN] += sig[b, SIG_DOWN, i]
-        for j in range(calls.shape[2]):
-            w = calls[b, i, j]
-            if w == 0.0:
-                continue
-            strength[LOG_DEPENDENCY_ERRORS] += w * _badness(sig, b, j)
-            for d in range(defect.shape[2]):
-                strength[DEFECT_CALLER_LOG[d]] += w * defect[b, j, d] * CALLER_LOG_WEIGHT[d]
-        if log_decoy[b, i] >= 0:  # noisy-but-harmless errors this service always logs
-            strength[log_decoy[b, i]] += LOG_DECOY_STRENGTH
-        strength[LOG_NORMAL] = 0.0
-
-
-def record_traces(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> None:
-    """Traces through t: does the trouble start here, or which called service does it come from?
-    A service with a trace decoy (``trace_noise``) blames its decoy callee whenever it sees trouble."""
-    origin, hop = np.empty(len(r), dtype=np.bool_), np.empty(len(r), dtype=np.int64)
-    _trace_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, origin, hop)
-    s.svc_obs[r, t, SF["trace_origin_here"]] = origin
-    points = hop >= 0
-    s.svc_obs[r[points], hop[points], SF["trace_points_here"]] = 1.0
-    s.checked_at[r, t, TRACES_CH] = s.time[r]
+            strength[DEFECT_CALLER_LOG[d]] += w * defect[b, j, d] * CALLER_LOG_WEIGHT[d]
+    if log_decoy[b, i] >= 0:  # noisy-but-harmless errors this service always logs
+        strength[log_decoy[b, i]] += LOG_DECOY_STRENGTH
+    strength[LOG_NORMAL] = 0.0
 
 
 @kernel
@@ -250,62 +276,23 @@ def _trace_step(b, i, sig, calls, service_table, trace_decoy):  # pragma: no cov
 
 
 @kernel
-def _trace_kernel(rows, targets, sig, calls, service_table, trace_decoy, origin, hop):  # pragma: no cover - compiled
-    """Where the trouble seen at each target starts: ``origin`` (it starts here) or ``hop`` (the
-    called service it comes from, -1 none)."""
-    for m in range(rows.shape[0]):
-        hop[m], origin[m] = _trace_step(rows[m], targets[m], sig, calls, service_table, trace_decoy)
-
-
-def record_reproduction(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray, rng: RowStreams) -> None:
-    """A synthetic request through entry service t: the share of such requests that fail or
-    breach the SLO there (with the metric noise), and the hop where the failure starts, found by
-    following the trace from t hop by hop (so trace decoys mislead it too). The latest
-    reproduction replaces the hop of any earlier one."""
-    failed, hop = np.empty(len(r)), np.empty(len(r), dtype=np.int64)
-    _repro_kernel(r, t, sig.table, p.calls, p.service_table, s.trace_decoy, p.metric_noise,
-                  standard_normals(rng.streams, rng.of_row[r], 1)[:, 0], failed, hop)
-    s.svc_obs[r, t, SF["repro_failed"]] = failed
-    s.svc_obs[r, :, SF["repro_hop"]] = 0.0
-    found = hop >= 0
-    s.svc_obs[r[found], hop[found], SF["repro_hop"]] = 1.0
-    s.checked_at[r, t, REPRODUCE_CH] = s.time[r]
-
-
-@kernel
-def _repro_kernel(rows, entries, sig, calls, service_table, trace_decoy, noise, normals, failed,
-                  hop):  # pragma: no cover - compiled
-    for m in range(rows.shape[0]):
-        b, i = rows[m], entries[m]
-        errors = sig[b, SIG_ERR, i]
-        latency = sig[b, SIG_LATENCY_RATIO, i] * service_table[b, ROW_HEALTHY_LATENCY, i]
-        share = errors + (1.0 - errors) * (latency > service_table[b, ROW_SLO_LATENCY, i])
-        failed[m] = min(max(share * (1.0 + noise[b] * normals[m]), 0.0), 1.0)
-        hop[m] = -1
-        for _ in range(calls.shape[1]):  # a call path visits each service at most once
-            nxt, starts_here = _trace_step(b, i, sig, calls, service_table, trace_decoy)
-            if starts_here:
-                hop[m] = i
-            if nxt < 0:
-                break
-            i = nxt
-
-
-def record_changes(s: State, r: np.ndarray, t: np.ndarray) -> None:
-    """How recently t was deployed and reconfigured, and whether its last change was rolled back."""
-    now = s.time[r]
-    s.svc_obs[r, t, SF["deploy_recent"]] = encode_recency(now - s.deploy_time[r, t])
-    s.svc_obs[r, t, SF["config_recent"]] = encode_recency(now - s.config_time[r, t])
-    s.svc_obs[r, t, SF["change_reverted"]] = s.reverted[r, t]
-    s.checked_at[r, t, CHANGES_CH] = now
-
-
-def record_kb(s: State, r: np.ndarray) -> None:
-    """The knowledge base's suggested remedy per service, where a known issue matches."""
-    fix = s.kb_fix[r]
-    s.svc_obs[r, :, KB] = fix[..., None] == _KB_CODES
-    s.glob_obs[r, GF["kb_searched"]] = 1.0
-    s.glob_obs[r, GF["kb_matched"]] = (fix >= 0).any(axis=1)
+def _reproduction(b, i, sig, calls, service_table, trace_decoy, noise, normal):  # pragma: no cover - compiled
+    """A synthetic request through entry service i: (the share of such requests that fail or
+    breach the SLO there, with the metric noise times ``normal``; the hop where the failure
+    starts, -1 none, found by following the trace from i hop by hop, so trace decoys mislead it)."""
+    errors = sig[b, SIG_ERR, i]
+    latency = sig[b, SIG_LATENCY_RATIO, i] * service_table[b, ROW_HEALTHY_LATENCY, i]
+    share = errors + (1.0 - errors) * (latency > service_table[b, ROW_SLO_LATENCY, i])
+    failed = min(max(share * (1.0 + noise[b] * normal), 0.0), 1.0)
+    hop = -1
+    for _ in range(calls.shape[1]):  # a call path visits each service at most once
+        nxt, starts_here = _trace_step(b, i, sig, calls, service_table, trace_decoy)
+        if starts_here:
+            hop = i
+        if nxt < 0:
+            break
+        i = nxt
+    return failed, hop
 
 
 stamp_cache(__file__, globals())

@@ -186,27 +186,3 @@ def test_step_before_reset_and_bad_arguments_are_refused():
         IncidentVectorEnv(num_envs=1, max_episode_steps=0)
     with pytest.raises(ValueError, match="unknown reset option"):
         venv.reset(options={"scenaro": "x"})
-
-
-def test_a_few_rows_hold_window_alone_gives_what_the_whole_batch_gives():
-    """``validation.hold_window`` runs a few resolving rows of a large batch on their own; the
-    window's numbers and the rows' world come out as when every row is simulated."""
-    from supportgym.stages import validation
-    from supportgym.world.state import STATE_FIELDS
-
-    venv = IncidentVectorEnv(num_envs=256, suite="hard")
-    _, info = venv.reset(seed=5)
-    pick = np.random.default_rng(2)
-    for _ in range(15):
-        _, _, _, _, info = venv.step(_pick(pick, info["action_mask"]))
-    resolving = np.zeros(256, dtype=bool)
-    resolving[[3, 77, 200]] = True
-    assert 3 * validation.FEW_OF_MANY[1] <= 256 <= len(resolving) and 256 >= validation.FEW_OF_MANY[0]
-    alone, whole = venv.state.copy(), venv.state.copy()
-    got = validation.hold_window(venv.params, alone, resolving)
-    expected = validation._hold_window(venv.params, whole, resolving)
-    for a, b in zip(got, expected):
-        np.testing.assert_array_equal(a, b)
-    for name in STATE_FIELDS:
-        np.testing.assert_array_equal(getattr(alone, name), getattr(whole, name), err_msg=name)
-    assert (alone.time[resolving] > venv.state.time[resolving]).all()  # the window did run

@@ -104,7 +104,8 @@ def _all_rows(batch: int) -> np.ndarray:
 
 
 @cache
-def _no_target(batch: int) -> tuple[np.ndarray, np.ndarray]:
+def no_target(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only (target, capacity kept) arrays for signals with no action taking capacity."""
     target, capacity = np.full(batch, -1), np.ones(batch)
     target.setflags(write=False)
     capacity.setflags(write=False)
@@ -136,15 +137,15 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     else:
         out = Signals(batch, n, fill=True) if base is None else base.copy()
     if target is None:
-        target, capacity_during = _no_target(batch)  # no service loses capacity
-    _signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
+        target, capacity_during = no_target(batch)  # no service loses capacity
+    signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
                     p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
                     s.acc_level, target, capacity_during, rows, out.table, out.impact, out.conditions)
     return out
 
 
 @kernel
-def _signals_kernel(
+def signals_kernel(
     time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, upward_callees,
     callees_first, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact,
     conditions,

@@ -26,9 +26,10 @@ from supportgym.contract.observation import (
 )
 from supportgym.contract.vocabulary import CUSTOMER_ANSWER_CHANCE, MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind, Ticket
 from supportgym.rng import RowStreams, randoms
-from supportgym.stages.signal import Signals, signals
-from supportgym.world.faults import fault_active
-from supportgym.world.mechanisms import ADVANCED_FIELDS, advance
+from supportgym.compiled import kernel, stamp_cache
+from supportgym.stages.signal import SIG_UTILISATION, Signals, no_target, signals_kernel
+from supportgym.world.faults import fault_at_work
+from supportgym.world.mechanisms import advance_row
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
@@ -38,9 +39,6 @@ DRAWING = frozenset({ASK_CUSTOMER})
 #: The post-resolution window is simulated in this many equal steps (impact is integrated by
 #: the trapezoid rule and its worst value checked at each).
 HOLD_WINDOW_STEPS = 4
-#: A batch of at least this many rows, of which at most one in this many resolve, runs the
-#: window on the resolving rows alone (copying them out costs less than simulating the rest).
-FEW_OF_MANY = (128, 4)
 
 
 def healthy(sig: Signals) -> np.ndarray:
@@ -89,34 +87,55 @@ def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray,
     """Run the post-resolution window for the rows that resolved. Returns its impact minutes and
     whether each resolution held: no fault at work at the close or at the end of the window,
     and no user impact above REOPEN_IMPACT in between."""
-    rows = np.flatnonzero(resolving)
-    if len(resolving) >= FEW_OF_MANY[0] and len(rows) * FEW_OF_MANY[1] <= len(resolving):
-        # A few rows of a large batch: the window runs on them alone (the same numbers, without
-        # simulating every row of the batch five times for them).
-        part = s.take(rows)
-        total, held = np.zeros(len(resolving)), np.zeros(len(resolving), dtype=bool)
-        total[rows], held[rows] = _hold_window(p.take(rows), part, np.ones(len(rows), dtype=bool))
-        s.put(rows, part, ADVANCED_FIELDS)
-        return total, held
-    return _hold_window(p, s, resolving)
-
-
-def _hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    chunk = np.where(resolving, p.post_resolution / HOLD_WINDOW_STEPS, 0.0)
-    previous = s.impact_now
-    worst = previous.copy()
-    total = np.zeros(len(resolving))
-    rows = np.flatnonzero(resolving)  # the others' signals stay zero: their chunk is 0 and they cannot hold
-    active = fault_active(s, signals(p, s, rows=rows).utilisation)
-    for _ in range(HOLD_WINDOW_STEPS):
-        advance(s, chunk)
-        sig = signals(p, s, rows=rows)
-        total += chunk * 0.5 * (previous + sig.impact)
-        worst = np.maximum(worst, sig.impact)
-        previous = sig.impact
-    active |= fault_active(s, sig.utilisation)
-    held = resolving & ~active & (worst < REOPEN_IMPACT)
+    batch, n = s.cache_down.shape
+    total, held = np.zeros(batch), np.zeros(batch, dtype=bool)
+    sig = Signals(batch, n)  # written and read at the resolving rows only
+    target, capacity = no_target(batch)
+    _hold_window_kernel(np.flatnonzero(resolving), p.post_resolution, s.impact_now, s.time, p.traffic_table,
+                        p.service_table, p.present, p.load_matrix, p.redirect, p.calls, p.upward_calls,
+                        p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level,
+                        s.acc_rate, s.defect_timer, s.fault_type, s.fault_service, target, capacity, sig.table,
+                        sig.impact, sig.conditions, total, held)
     return total, held
+
+
+@kernel
+def _hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, present, load_matrix,
+                        redirect, calls, upward_calls, upward_callees, callees_first, load_mult, cache_down, scale,
+                        defect, acc_level, acc_rate, defect_timer, fault_type, fault_service, target, capacity, table,
+                        impact, conditions, total, held):  # pragma: no cover - compiled
+    """Each row of ``rows`` through its window: HOLD_WINDOW_STEPS equal steps of the world, the
+    impact integrated by the trapezoid rule and its worst value checked at each."""
+    for m in range(rows.shape[0]):
+        b, one = rows[m], rows[m:m + 1]
+        chunk = post_resolution[b] / HOLD_WINDOW_STEPS
+        signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+                        upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
+                        capacity, one, table, impact, conditions)
+        active = _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level, cache_down, table)
+        previous = impact_now[b]
+        worst, window = previous, 0.0
+        for _ in range(HOLD_WINDOW_STEPS):
+            advance_row(b, chunk, time, acc_level, acc_rate, defect, defect_timer)
+            signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+                            upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
+                            capacity, one, table, impact, conditions)
+            window += chunk * 0.5 * (previous + impact[b])
+            worst = max(worst, impact[b])
+            previous = impact[b]
+        active |= _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level, cache_down, table)
+        total[b] = window
+        held[b] = not active and worst < REOPEN_IMPACT
+
+
+@kernel
+def _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level, cache_down,
+                       table):  # pragma: no cover - compiled
+    at_work = False
+    for k in range(fault_type.shape[1]):
+        at_work |= fault_at_work(b, k, fault_type, fault_service, defect, acc_rate, acc_level, cache_down,
+                                 table[:, SIG_UTILISATION])
+    return at_work
 
 
 def close(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,3 +147,6 @@ def close(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.nd
     s.held |= held
     s.reopened |= resolving & ~held
     return window_impact, held
+
+
+stamp_cache(__file__, globals())

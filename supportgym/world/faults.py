@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.vocabulary import ActionKind, ServiceKind, Ticket
 from supportgym.world.mechanisms import ACC_HARM_THRESHOLD, DEFECT_PRESENT, Accumulator, Defect
 from supportgym.world.state import State
@@ -133,22 +134,36 @@ def fault_present(s: State, utilisation: np.ndarray) -> np.ndarray:
     """(B, K) Whether each fault slot's mechanism is still at work on its service (a restarted
     leak still counts: it keeps leaking). ``utilisation`` (B, N) is the signal stage's. Empty
     slots are False."""
-    slot = s.fault_type >= 0
-    fault = np.where(slot, s.fault_type, 0)
-    rows = np.arange(len(s.time))[:, None]
-    svc = s.fault_service
-    defect = FAULT_DEFECT[fault]
-    acc = FAULT_ACCUMULATOR[fault]
-    present = np.where(defect >= 0, s.defect[rows, svc, np.maximum(defect, 0)] > DEFECT_PRESENT[np.maximum(defect, 0)],
-                       False)
-    leaking = (s.acc_rate[rows, svc, np.maximum(acc, 0)] > 0.0) | (
-        s.acc_level[rows, svc, np.maximum(acc, 0)] > ACC_HARM_THRESHOLD[np.maximum(acc, 0)])
-    present |= (acc >= 0) & leaking
-    present |= FAULT_CACHE_DOWN[fault] & (s.cache_down[rows, svc] > 0.0)
-    present |= FAULT_SPIKE[fault] & (utilisation[rows, svc] > SPIKE_AT_WORK)
-    return slot & present
+    out = np.empty(s.fault_type.shape, dtype=np.bool_)
+    _fault_present_kernel(s.fault_type, s.fault_service, s.defect, s.acc_rate, s.acc_level, s.cache_down, utilisation,
+                          out)
+    return out
 
 
-def fault_active(s: State, utilisation: np.ndarray) -> np.ndarray:
-    """(B,) Whether any root cause is still at work."""
-    return fault_present(s, utilisation).any(axis=1)
+@kernel
+def _fault_present_kernel(fault_type, fault_service, defect, acc_rate, acc_level, cache_down, utilisation,
+                          out):  # pragma: no cover - compiled
+    for b in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            out[b, k] = fault_at_work(b, k, fault_type, fault_service, defect, acc_rate, acc_level, cache_down,
+                                      utilisation)
+
+
+@kernel
+def fault_at_work(b, k, fault_type, fault_service, defect, acc_rate, acc_level, cache_down,
+                  utilisation):  # pragma: no cover - compiled
+    """``fault_present`` of row b's fault slot k."""
+    f = fault_type[b, k]
+    if f < 0:
+        return False
+    i, d, a = fault_service[b, k], FAULT_DEFECT[f], FAULT_ACCUMULATOR[f]
+    if d >= 0 and defect[b, i, d] > DEFECT_PRESENT[d]:
+        return True
+    if a >= 0 and (acc_rate[b, i, a] > 0.0 or acc_level[b, i, a] > ACC_HARM_THRESHOLD[a]):
+        return True
+    if FAULT_CACHE_DOWN[f] and cache_down[b, i] > 0.0:
+        return True
+    return FAULT_SPIKE[f] and utilisation[b, i] > SPIKE_AT_WORK
+
+
+stamp_cache(__file__, globals())

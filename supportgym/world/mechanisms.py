@@ -110,10 +110,6 @@ ACC_OWN_LOG = np.array([LogClass.OOM_KILLED, LogClass.POOL_EXHAUSTED, LogClass.N
 NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
 
 
-#: The state fields ``advance`` changes.
-ADVANCED_FIELDS = ("time", "acc_level", "defect", "defect_timer")
-
-
 def advance(s: State, dt: np.ndarray) -> None:
     """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
     defect timers run down (a defect ends at 0), the blip decays exponentially."""
@@ -122,23 +118,28 @@ def advance(s: State, dt: np.ndarray) -> None:
 
 @kernel
 def _advance_kernel(time, dt, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
-    batch, n, n_defects = defect.shape
-    for b in range(batch):
-        step = dt[b]
-        if step == 0.0:
-            continue
-        time[b] += step
-        for i in range(n):
-            for a in range(acc_level.shape[2]):
-                if acc_rate[b, i, a] != 0.0:
-                    acc_level[b, i, a] = min(acc_level[b, i, a] + acc_rate[b, i, a] * step, 1.0)
-            for d in range(n_defects):
-                defect_timer[b, i, d] -= step
-                if defect[b, i, d] != 0.0:
-                    if defect_timer[b, i, d] <= 0.0:
-                        defect[b, i, d] = 0.0
-                    elif DEFECT_DECAY[d] != 0.0:
-                        defect[b, i, d] *= math.exp(-DEFECT_DECAY[d] * step)
+    for b in range(defect.shape[0]):
+        advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
+
+
+@kernel
+def advance_row(b, step, time, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
+    """``advance`` for batch row b by ``step`` minutes (compiled callers step one row)."""
+    if step == 0.0:
+        return
+    n, n_defects = defect.shape[1], defect.shape[2]
+    time[b] += step
+    for i in range(n):
+        for a in range(acc_level.shape[2]):
+            if acc_rate[b, i, a] != 0.0:
+                acc_level[b, i, a] = min(acc_level[b, i, a] + acc_rate[b, i, a] * step, 1.0)
+        for d in range(n_defects):
+            defect_timer[b, i, d] -= step
+            if defect[b, i, d] != 0.0:
+                if defect_timer[b, i, d] <= 0.0:
+                    defect[b, i, d] = 0.0
+                elif DEFECT_DECAY[d] != 0.0:
+                    defect[b, i, d] *= math.exp(-DEFECT_DECAY[d] * step)
 
 
 stamp_cache(__file__, globals())

@@ -1,26 +1,45 @@
 """One step of a batch of incidents: ``step(params, state, table, actions, rng)``.
 
-The pure simulation core behind the ``gym.Env`` shell (and any batched front end). It reads top
-to bottom as the support loop: decode the action, let the world run for its duration (signal),
-apply its effect (triage, diagnosis, action, validation: for one row only one of these runs),
-raise alerts, then account the reward and close what ended. ``state`` is updated in place; every array has a leading batch axis.
+The pure simulation core behind the ``gym.Env`` shell and the vector env: one compiled call,
+``step_kernel``, which reads top to bottom as the support loop: decode the action, let the world
+run for its duration (signal), apply its effect (triage, diagnosis, action, validation: for one
+row only one of these runs), raise alerts, then account the reward and close what ended. Each
+stage's kernels live in its module (``stages``, ``reward``, ``observe``); this strings them
+together without returning to Python, so a step costs one kernel call at any batch size.
+``state`` is updated in place; every array has a leading batch axis.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
+from dataclasses import dataclass, fields
+from functools import cache, lru_cache
+from operator import attrgetter
 
 import numpy as np
 
-from supportgym import reward as rewards
+from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.actions import ActionTable
-from supportgym.observe import refresh
-from supportgym.rng import RowStreams, read_streams, write_stream
+from supportgym.contract.vocabulary import ActionKind
+from supportgym.observe import refresh_kernel
+from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row, row_weights
+from supportgym.rng import STREAM_WORDS, random, read_streams, write_stream
 from supportgym.stages import action, diagnosis, triage, validation
-from supportgym.stages.signal import signals, update_alerts
-from supportgym.world.mechanisms import advance
+from supportgym.stages.action import INTERVENES, decode_kernel, remedies_kernel
+from supportgym.stages.diagnosis import diagnose_kernel
+from supportgym.stages.signal import N_SIGNALS, alerts_kernel, signals_kernel
+from supportgym.stages.triage import desk_kernel, triage_kernel
+from supportgym.stages.validation import (
+    ask_customer_row,
+    healthy_row,
+    hold_window_kernel,
+    record_close,
+    unconfirmed_row,
+    validate_row,
+)
+from supportgym.world.mechanisms import advance_kernel
 from supportgym.world.params import Params
-from supportgym.world.state import State
+from supportgym.world.state import N_ALERT_KINDS, State
 
 
 @dataclass
@@ -38,8 +57,22 @@ def action_mask(p: Params, s: State) -> np.ndarray:
     return action.allowed(p, s)
 
 
+def _by_kind(kinds: frozenset[int]) -> np.ndarray:
+    """Per action kind, whether it is one of ``kinds``; the last entry is a masked action's (NOOP, -1)."""
+    return np.array([k in kinds for k in range(len(ActionKind))] + [False])
+
+
 #: The kinds of action whose outcome is drawn (noisy readings, whether the customer answers).
 DRAWING = diagnosis.DRAWING | validation.DRAWING
+TRIAGING, DIAGNOSING, REMEDYING = _by_kind(triage.KINDS), _by_kind(diagnosis.KINDS), _by_kind(action.KINDS)
+DISRUPTING, DRAWS = _by_kind(action.DISRUPTIVE), _by_kind(DRAWING)
+VALIDATE, RESOLVE, ASK_CUSTOMER = validation.VALIDATE, validation.RESOLVE, validation.ASK_CUSTOMER
+
+_PARAM_NAMES = tuple(f.name for f in fields(Params) if f.name != "reward_weights")
+#: ``Params`` as one named tuple for the kernel, with the reward weights as (1 or B, N_WEIGHTS).
+ParamArrays = namedtuple("ParamArrays", (*_PARAM_NAMES, "reward_weights"))
+_get_params = attrgetter(*_PARAM_NAMES)
+_NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
@@ -48,70 +81,157 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
     row order (a single env's ``np_random``), or a (B, ``rng.STREAM_WORDS``) array of one stream
     per row (a vector env's, each read from the generator a single env would have, so a row
     equals a single env); either advances by exactly what was drawn."""
-    rows = np.arange(len(actions))
-    # 0. What was chosen, and for how long. Branches test the set of kinds, not arrays: most
-    #    steps skip most of the work below.
-    act = action.decode(p, s, table, actions)
-    kind, target, minutes = act.kind, act.target, act.minutes
-    kinds = set(kind.tolist())
-    streams = _row_streams(rng, len(rows)) if not kinds.isdisjoint(DRAWING) else None
-    tier, declared = s.tier.copy(), s.declared.copy()  # the action costs the old rates (triage writes in place)
+    batch = len(actions)
+    generator = isinstance(rng, np.random.Generator)
+    if generator:  # read only when an action may draw (a masked one draws nothing: written back as read)
+        drawing = bool(DRAWS[table.kind[actions]].any())
+        streams, of_row = (read_streams([rng]) if drawing else _NO_STREAMS), _zeros(batch)
+    else:
+        streams, of_row = rng, _rows(batch)
+    out = StepResult(np.empty(batch), np.empty(batch, dtype=bool), np.empty(batch, dtype=bool),
+                     np.empty(batch, dtype=bool), np.empty(batch, dtype=bool), np.empty(batch))
+    step_kernel(_param_arrays(p, batch), s.arrays(), table.kind,
+                table.service, actions, streams, of_row, out.reward, out.terminated, out.truncated, out.invalid,
+                out.harmful, out.minutes)
+    if generator and drawing:
+        write_stream(rng, streams[0])  # the generator continues after what was drawn
+    return out
+
+
+@lru_cache(maxsize=256)
+def _param_arrays(p: Params, batch: int) -> ParamArrays:
+    """``p`` as the kernel takes it (``Params`` is frozen, so this is built once per parameter set)."""
+    return ParamArrays(*_get_params(p), row_weights(p.reward_weights, batch))
+
+
+@cache
+def _zeros(batch: int) -> np.ndarray:
+    return np.zeros(batch, dtype=np.int64)
+
+
+@cache
+def _rows(batch: int) -> np.ndarray:
+    return np.arange(batch)
+
+
+@kernel
+def step_kernel(P, S, table_kind, table_service, actions, streams, of_row, reward, terminated, truncated, invalid,
+                harmful, minutes):  # pragma: no cover - compiled
+    """``step`` of every row: ``P`` and ``S`` are ``ParamArrays`` and ``State.arrays()``; the
+    outputs (B,) are ``StepResult``'s fields."""
+    batch, n = S.cache_down.shape
+    rows = np.arange(batch)
+    # 0. What was chosen, and for how long. Flags over the batch: most steps skip most stages.
+    kind, target = np.empty(batch, np.int64), np.empty(batch, np.int64)
+    valid, capacity_during = np.empty(batch, np.bool_), np.empty(batch)
+    decode_kernel(actions, S.tier, S.declared, S.routed, S.category, S.true_team, P.mask_table, table_kind,
+                  table_service, P.validate_minutes, kind, target, valid, minutes, capacity_during)
+    validating = asking = resolving = triaging = diagnosing = remedying = disrupting = False
+    for b in range(batch):
+        k = kind[b]
+        validating |= k == VALIDATE
+        asking |= k == ASK_CUSTOMER
+        resolving |= k == RESOLVE
+        triaging |= TRIAGING[k]
+        diagnosing |= DIAGNOSING[k]
+        remedying |= REMEDYING[k]
+        disrupting |= DISRUPTING[k]
+    tier, declared = S.tier.copy(), S.declared.copy()  # the action costs the old rates
+    no_target, full_capacity = np.full(batch, -1), np.ones(batch)
+    table = np.empty((batch, N_SIGNALS, n))
+    impact = np.empty(batch)
+    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
     # A validation watches the whole window: healthy at its start and at its end.
-    healthy_before = None
-    if validation.VALIDATE in kinds:
-        healthy_before = validation.healthy(signals(p, s, rows=rows[kind == validation.VALIDATE]))
+    healthy_before = np.zeros(batch, np.bool_)
+    if validating:
+        watched = rows[kind == VALIDATE]
+        signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+                       P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale,
+                       S.defect, S.acc_level, no_target, full_capacity, watched, table, impact, conditions)
+        for b in watched:
+            healthy_before[b] = healthy_row(b, impact, conditions)
 
     # 1. Signal: the world moves on while the action runs (a restart takes its service down).
-    advance(s, minutes)
-    disrupting = not kinds.isdisjoint(action.DISRUPTIVE)
-    sig = signals(p, s, target, act.capacity_during) if disrupting else signals(p, s)
-    impact_during = sig.impact  # users hurt while the action ran (a restart's outage included)
+    advance_kernel(S.time, minutes, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
+    signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+                   P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale, S.defect,
+                   S.acc_level, target if disrupting else no_target,
+                   capacity_during if disrupting else full_capacity, rows, table, impact, conditions)
+    impact_during = impact.copy()  # users hurt while the action ran (a restart's outage included)
 
     # 2. Triage: declared severity, category and routing, escalation.
-    if not kinds.isdisjoint(triage.KINDS):
-        triage.triage(s, kind)
+    if triaging:
+        triage_kernel(kind, S.declared, S.declared_peak, S.category, S.routed, S.true_team, S.misrouted_handoffs,
+                      S.tier, S.escalations)
+        desk_kernel(S.tier, S.declared, S.routed, S.category, S.escalations, S.glob_obs)
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
-    if not kinds.isdisjoint(diagnosis.KINDS):
-        diagnosis.diagnose(p, s, sig, kind, target, streams)
+    if diagnosing:
+        diagnose_kernel(kind, target, table, P.service_table, P.calls, P.metric_noise, S.acc_level, S.acc_rate,
+                        S.defect, S.log_decoy, S.trace_decoy, S.deploy_time, S.config_time, S.reverted, S.kb_fix,
+                        S.time, S.svc_obs, S.glob_obs, S.checked_at, streams, of_row)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
-    harmful = np.zeros(len(rows), dtype=bool)
-    remedying = not kinds.isdisjoint(action.KINDS)
+    harmful[:] = False
     if remedying:
-        harmful = action.apply_remedies(s, kind, target)
+        remedies_kernel(kind, target, S.time, S.acc_level, S.acc_rate, S.defect, S.cache_down, S.scale,
+                        S.deploy_time, S.config_time, S.version, S.reverted, S.culprit_change, S.culprit_defect,
+                        S.culprit_acc, S.svc_obs, S.validated, harmful)
     if remedying or disrupting:  # only the rows whose world (or capacity) changed need new signals
-        changed = action.INTERVENES[kind] | (act.capacity_during < 1.0)
-        sig = signals(p, s, rows=rows[changed], base=sig)
+        changed = np.empty(batch, np.int64)
+        count = 0
+        for b in range(batch):
+            if INTERVENES[kind[b]] or capacity_during[b] < 1.0:
+                changed[count] = b
+                count += 1
+        signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+                       P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale,
+                       S.defect, S.acc_level, no_target, full_capacity, changed[:count], table, impact, conditions)
     # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
-    if validation.VALIDATE in kinds:
-        validation.validate(s, rows[kind == validation.VALIDATE], healthy_before, validation.healthy(sig))
-    if validation.ASK_CUSTOMER in kinds:
-        validation.ask_customer(s, sig, rows[kind == validation.ASK_CUSTOMER], streams)
+    if validating:
+        for b in watched:
+            validate_row(b, healthy_before[b] and healthy_row(b, impact, conditions), S.time, S.validated,
+                         S.validation_time, S.glob_obs)
+    if asking:
+        for b in range(batch):
+            if kind[b] == ASK_CUSTOMER:
+                ask_customer_row(b, random(streams, of_row[b]), impact, S.ticket, S.time, S.customer_answer,
+                                 S.customer_time, S.glob_obs)
     # The alerts the world now raises.
-    update_alerts(p, s, sig, minutes)
+    alerts_kernel(conditions, S.alert_pending, minutes, P.alert_delay, S.alert_muted, S.false_until, S.time, S.alerts,
+                  S.svc_obs)
 
     # Reward and episode ends; a resolution runs the hold window.
-    reward, truncated = np.empty(len(rows)), np.empty(len(rows), dtype=bool)
-    ended = rewards.account(p, s, kind, minutes, impact_during, sig.impact, tier, declared, harmful, act.valid,
-                            reward, truncated)
-    resolving = np.zeros(len(rows), dtype=bool)
+    ended = account_kernel(kind, minutes, impact_during, impact, tier, declared, harmful, valid, P.reward_weights,
+                           S.time, P.time_limit, S.impact_now, S.impact_minutes, S.peak_impact, S.mitigated_at,
+                           S.harmful, S.invalid, S.steps, S.episode_return, reward, truncated)
+    terminated[:] = False
     if ended:
-        resolving = kind == validation.RESOLVE
-        extra = rewards.end_reward(p.reward_weights, resolving | truncated, truncated, s.declared, s.declared_peak,
-                                   s.peak_impact)
-        if validation.RESOLVE in kinds:
-            window_impact, held = validation.close(p, s, resolving)
-            extra += rewards.resolution_reward(p.reward_weights, resolving, held, window_impact,
-                                               validation.unconfirmed(s))
-        reward += extra
-        s.episode_return += extra
-    invalid = ~act.valid
-    refresh(p, s, invalid)
-    if streams is not None and isinstance(rng, np.random.Generator):
-        write_stream(rng, streams.streams[0])  # the generator continues after what was drawn
-    return StepResult(reward, resolving, truncated, invalid, harmful, minutes)
+        window, held = np.zeros(batch), np.zeros(batch, np.bool_)
+        if resolving:
+            closing = rows[kind == RESOLVE]
+            hold_window_kernel(closing, P.post_resolution, S.impact_now, S.time, P.traffic_table, P.service_table,
+                               P.present, P.load_matrix, P.redirect, P.calls, P.upward_calls, P.upward_callees,
+                               P.callees_first, S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level,
+                               S.acc_rate, S.defect_timer, S.fault_type, S.fault_service, no_target, full_capacity,
+                               np.empty((batch, N_SIGNALS, n)), np.empty(batch),
+                               np.empty((batch, n, N_ALERT_KINDS), np.bool_), window, held)
+            for b in closing:
+                record_close(b, window[b], held[b], P.post_resolution, S.time, S.impact_minutes, S.resolved_at,
+                             S.held, S.reopened)
+        for b in range(batch):  # every row, as the reward is the same sum of terms (an unended row's are 0)
+            closes = kind[b] == RESOLVE
+            terminated[b] = closes
+            w = P.reward_weights[b % P.reward_weights.shape[0]]
+            extra = end_reward_row(w, closes or truncated[b], truncated[b], S.declared[b], S.declared_peak[b],
+                                   S.peak_impact[b])
+            if resolving:
+                extra += resolution_reward_row(w, closes, held[b], window[b], unconfirmed_row(b, S.ticket,
+                                                                                             S.customer_answer))
+            reward[b] += extra
+            S.episode_return[b] += extra
+    for b in range(batch):
+        invalid[b] = not valid[b]
+    refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
+                   S.alerts, P.present, invalid)
 
 
-def _row_streams(rng: np.random.Generator | np.ndarray, batch: int) -> RowStreams:
-    if isinstance(rng, np.random.Generator):
-        return RowStreams(read_streams([rng]), np.zeros(batch, dtype=np.int64))
-    return RowStreams(rng, np.arange(batch))
+stamp_cache(__file__, globals())

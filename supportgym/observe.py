@@ -54,7 +54,7 @@ def refresh(p: Params, s: State, invalid: np.ndarray) -> None:
     """Per-step features: evidence freshness (``encode_freshness`` of its age), elapsed share of
     the time limit, validation and customer-answer freshness, share of services alerting, and
     whether the last action was masked."""
-    _refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.customer_time,
+    refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.customer_time,
                     s.alerts, p.present, invalid)
 
 
@@ -62,7 +62,7 @@ _encode_freshness = kernel(encode_freshness)
 
 
 @kernel
-def _refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_time, customer_time, alerts, present,
+def refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_time, customer_time, alerts, present,
                     invalid):  # pragma: no cover - compiled
     batch, n, channels = checked_at.shape
     for b in range(batch):

@@ -33,8 +33,6 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     true_severity,
 )
-from supportgym.world.params import Params
-from supportgym.world.state import State
 
 #: Layout of ``Params.reward_weights`` (built by ``episode.weight_array`` from the suite's weights).
 W_IMPACT, W_SEV1, W_HARM, W_INVALID = 0, 1, 2, 3
@@ -54,18 +52,8 @@ def row_weights(weights: np.ndarray, batch: int) -> np.ndarray:
     return w
 
 
-def account(p: Params, s: State, kind: np.ndarray, minutes: np.ndarray, impact_during: np.ndarray, impact_end: np.ndarray,
-            tier: np.ndarray, declared: np.ndarray, harmful: np.ndarray, valid: np.ndarray,
-            reward: np.ndarray, truncated: np.ndarray) -> int:
-    """Per-step reward into ``reward`` (B,) and bookkeeping of ``s``; see ``_account_kernel``.
-    Returns how many rows ended (resolved or out of time)."""
-    return _account_kernel(kind, minutes, impact_during, impact_end, tier, declared, harmful, valid,
-                           row_weights(p.reward_weights, len(minutes)), s.time, p.time_limit, s.impact_now, s.impact_minutes, s.peak_impact,
-                           s.mitigated_at, s.harmful, s.invalid, s.steps, s.episode_return, reward, truncated)
-
-
 @kernel
-def _account_kernel(
+def account_kernel(
     kind, minutes, impact_during, impact_end, tier, declared, harmful, valid, weights, time,
     time_limit, impact_now, impact_minutes, peak_impact, mitigated_at, harmful_count, invalid_count, steps,
     episode_return, reward, truncated,
@@ -95,22 +83,31 @@ def _account_kernel(
     return ended
 
 
-def resolution_reward(weights: np.ndarray, resolving: np.ndarray, held: np.ndarray,
-                      window_impact_minutes: np.ndarray, unconfirmed: np.ndarray) -> np.ndarray:
-    """(B,) the resolution's bonus or reopen penalty, its window's impact and an unconfirmed close."""
-    w = row_weights(weights, len(resolving))
-    outcome = np.where(held, w[:, W_RESOLVE_BONUS], -w[:, W_REOPEN]) - w[:, W_UNCONFIRMED] * unconfirmed
-    return np.where(resolving, outcome - w[:, W_IMPACT] * window_impact_minutes, 0.0)
+@kernel
+def resolution_reward_row(w, resolving, held, window_impact_minutes, unconfirmed):  # pragma: no cover - compiled
+    """``resolution_reward`` of one row (``w``: its weights)."""
+    outcome = (w[W_RESOLVE_BONUS] if held else -w[W_REOPEN]) - w[W_UNCONFIRMED] * unconfirmed
+    return outcome - w[W_IMPACT] * window_impact_minutes if resolving else 0.0
 
 
 def end_reward(weights: np.ndarray, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
                declared_peak: np.ndarray, peak_impact: np.ndarray) -> np.ndarray:
     """Timeout penalty, and the severity penalty: the final declaration is wrong, or a more severe
     level was declared on the way (paging people to buy a fast hand-off is not free)."""
-    true = true_severity(peak_impact)
-    mismatch = ended & ((declared != true) | ((declared_peak > 0) & (declared_peak < true)))
     w = row_weights(weights, len(ended))
-    return -(w[:, W_TIMEOUT] * truncated + w[:, W_SEVERITY_MISMATCH] * mismatch)
+    return np.array([end_reward_row(w[b % len(w)], ended[b], truncated[b], declared[b], declared_peak[b],
+                                    peak_impact[b]) for b in range(len(ended))])
+
+
+_true_severity = kernel(true_severity)
+
+
+@kernel
+def end_reward_row(w, ended, truncated, declared, declared_peak, peak_impact):  # pragma: no cover - compiled
+    """``end_reward`` of one row (``w``: its weights)."""
+    true = _true_severity(peak_impact)
+    mismatch = ended and (declared != true or (declared_peak > 0 and declared_peak < true))
+    return -(w[W_TIMEOUT] * truncated + w[W_SEVERITY_MISMATCH] * mismatch)
 
 
 def reward_bounds(weights: np.ndarray, post_resolution_minutes: float, validate_minutes: float) -> tuple[float, float]:

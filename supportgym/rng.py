@@ -18,7 +18,6 @@ Only ``PCG64`` (numpy's and gymnasium's default bit generator) is supported: its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 # numpy's ziggurat tables for the standard normal (numpy does not export them; numba ships the
@@ -46,14 +45,6 @@ _LOW64 = (1 << 64) - 1
 
 
 # --- streams and generators (Python) -----------------------------------------------------------
-
-
-class RowStreams(NamedTuple):
-    """What a batch draws from: ``streams`` (S, STREAM_WORDS), and for each batch row the index
-    of its stream (``of_row`` (B,)); rows sharing a stream draw from it in row order."""
-
-    streams: np.ndarray
-    of_row: np.ndarray
 
 
 def read_streams(generators: Sequence[np.random.Generator]) -> np.ndarray:

@@ -226,8 +226,8 @@ SEVERITIES = (0, 1, 2, 3)
 
 def true_severity(peak_impact):
     """The severity an incident with this peak impact (share of users hurt) really has: SEV1
-    above SEV1_IMPACT, SEV2 above SEV2_IMPACT, else SEV3. Works on arrays."""
-    return np.where(peak_impact > SEV1_IMPACT, 1, np.where(peak_impact > SEV2_IMPACT, 2, 3))
+    above SEV1_IMPACT, SEV2 above SEV2_IMPACT, else SEV3. Works on arrays, and compiled."""
+    return 3 - (peak_impact > SEV2_IMPACT) - (peak_impact > SEV1_IMPACT)
 
 
 #: Utilisation from which queueing visibly slows a service down (about +20% latency).

@@ -23,12 +23,9 @@ service, a failover away from a healthy provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
-from supportgym.contract.actions import ActionTable
 from supportgym.contract.observation import DONE_FEATURE, DONE_STEP
 from supportgym.contract.vocabulary import (
     ACTION_MINUTES,
@@ -67,17 +64,6 @@ ACTS_ON = 0.02
 RELIEVABLE = 0.1
 
 
-@dataclass
-class Decoded:
-    """The batch's actions, decoded: each (B,)."""
-
-    kind: np.ndarray  # ActionKind, or NOOP where masked
-    target: np.ndarray  # service slot (0 for global actions)
-    valid: np.ndarray  # bool: allowed (not masked)
-    minutes: np.ndarray  # simulated minutes it takes
-    capacity_during: np.ndarray  # capacity its target keeps while it runs
-
-
 def allowed(p: Params, s: State) -> np.ndarray:
     """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
@@ -91,18 +77,8 @@ def _allowed_kernel(mask_table, tier, declared, out):  # pragma: no cover - comp
         out[b] = mask_table[b, tier[b] - 1, declared[b]]
 
 
-def decode(p: Params, s: State, table: ActionTable, actions: np.ndarray) -> Decoded:
-    """Decode flat actions at the current tier and declared severity (``Params.mask_table``)."""
-    batch = len(actions)
-    d = Decoded(np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64), np.empty(batch, dtype=bool),
-                np.empty(batch), np.empty(batch))
-    _decode_kernel(actions, s.tier, s.declared, s.routed, s.category, s.true_team, p.mask_table, table.kind,
-                   table.service, p.validate_minutes, d.kind, d.target, d.valid, d.minutes, d.capacity_during)
-    return d
-
-
 @kernel
-def _decode_kernel(actions, tier, declared, routed, category, true_team, mask_table, table_kind, table_service,
+def decode_kernel(actions, tier, declared, routed, category, true_team, mask_table, table_kind, table_service,
                    validate_minutes, kind, target, valid, minutes, capacity_during):  # pragma: no cover - compiled
     """Kind (NOOP if masked), target, minutes it takes, and the capacity its target keeps while
     it runs. An escalation's hand-off is slower while the ticket is misrouted or misfiled
@@ -134,17 +110,8 @@ def _decode_kernel(actions, tier, declared, routed, category, true_team, mask_ta
     return masked
 
 
-def apply_remedies(s: State, kind: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Complete the remedial actions among ``kind`` (B,) on ``target`` (B,). Returns (B,) harmful."""
-    harmful = np.zeros(len(kind), dtype=bool)
-    _remedies_kernel(kind, target, s.time, s.acc_level, s.acc_rate, s.defect, s.cache_down, s.scale, s.deploy_time,
-                     s.config_time, s.version, s.reverted, s.culprit_change, s.culprit_defect, s.culprit_acc, s.svc_obs,
-                     s.validated, harmful)
-    return harmful
-
-
 @kernel
-def _remedies_kernel(
+def remedies_kernel(
     kind, target, time, acc_level, acc_rate, defect, cache_down, scale, deploy_time, config_time, version,
     reverted, culprit_change, culprit_defect, culprit_acc, svc_obs, validated, harmful,
 ):  # pragma: no cover - compiled

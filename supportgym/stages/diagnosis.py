@@ -8,8 +8,6 @@ that shows whether users are failing there and which hop the failure starts at. 
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
@@ -46,7 +44,7 @@ from supportgym.contract.vocabulary import (
     ActionKind,
     LogClass,
 )
-from supportgym.rng import STREAM_WORDS, RowStreams, standard_normal
+from supportgym.rng import standard_normal
 from supportgym.stages.signal import (
     SIG_DOWN,
     SIG_ERR,
@@ -107,26 +105,8 @@ REPRO_FAILED_COLUMN, REPRO_HOP_COLUMN = SF["repro_failed"], SF["repro_hop"]
 KB_SEARCHED_COLUMN, KB_MATCHED_COLUMN = GF["kb_searched"], GF["kb_matched"]
 
 
-def diagnose(p: Params, s: State, sig: Signals, kind: np.ndarray, target: np.ndarray, rng: RowStreams | None) -> None:
-    """Record what the checks among ``kind`` (B,) on ``target`` (B,) find, each row by its own
-    check (``_diagnose_kernel``). ``rng``: the rows' random streams, needed when a kind in
-    ``DRAWING`` is among ``kind``; the rows draw in row order."""
-    streams, of_row = (_NO_STREAMS, _no_stream_rows(len(kind))) if rng is None else rng
-    _diagnose_kernel(kind, target, sig.table, p.service_table, p.calls, p.metric_noise, s.acc_level, s.acc_rate,
-                     s.defect, s.log_decoy, s.trace_decoy, s.deploy_time, s.config_time, s.reverted, s.kb_fix, s.time,
-                     s.svc_obs, s.glob_obs, s.checked_at, streams, of_row)
-
-
-_NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
-
-
-@cache
-def _no_stream_rows(batch: int) -> np.ndarray:
-    return np.full(batch, -1, dtype=np.int64)
-
-
 @kernel
-def _diagnose_kernel(kind, target, sig, service_table, calls, noise, acc_level, acc_rate, defect, log_decoy,
+def diagnose_kernel(kind, target, sig, service_table, calls, noise, acc_level, acc_rate, defect, log_decoy,
                      trace_decoy, deploy_time, config_time, reverted, kb_fix, time, svc_obs, glob_obs, checked_at,
                      streams, of_row):  # pragma: no cover - compiled
     """Each row's check of its target: a reading written into the observation, stamped with the time."""

@@ -251,12 +251,12 @@ def signals_kernel(
 def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
-    _alerts_kernel(sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until, s.time, s.alerts,
+    alerts_kernel(sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until, s.time, s.alerts,
                    s.svc_obs)
 
 
 @kernel
-def _alerts_kernel(conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs):  # pragma: no cover
+def alerts_kernel(conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs):  # pragma: no cover
     batch, n, kinds = conditions.shape
     for b in range(batch):
         for i in range(n):

@@ -9,13 +9,11 @@ engineer time costs; the true severity, judged from the peak user impact
 Routing is judged against the team that owns the root cause (``world.teams``). An escalation
 while the ticket sits with the wrong team costs ``MISROUTE_MINUTES`` more (that team bounces it),
 one filed under the wrong category or none ``MISFILED_MINUTES`` more (the next tier re-triages
-it); either way the receiving team then owns it, filed right (``action.decode`` times it). Which
+it); either way the receiving team then owns it, filed right (``action.decode_kernel`` times it). Which
 actions each tier may take is part of the action contract (``contract.actions``).
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.observation import ESCALATIONS_SCALE, G_CATEGORY, G_DECLARED, G_ROUTED, G_TIER, GF
@@ -32,16 +30,8 @@ FIRST_TIER, N_TIERS, FIRST_SEVERITY, N_SEVERITIES = TIERS[0], len(TIERS), SEVERI
 KINDS = frozenset({ESCALATE, REASSIGN, *range(DECLARE_SEV1, DECLARE_SEV3 + 1), *range(FILE_FIRST, FILE_LAST + 1)})
 
 
-def triage(s: State, kind: np.ndarray) -> None:
-    """Declare the severities, file and reassign the tickets and take the escalations among
-    ``kind`` (B,), in place."""
-    _triage_kernel(kind, s.declared, s.declared_peak, s.category, s.routed, s.true_team, s.misrouted_handoffs, s.tier,
-                   s.escalations)
-    write_desk(s)
-
-
 @kernel
-def _triage_kernel(kind, declared, declared_peak, category, routed, true_team, misrouted_handoffs, tier,
+def triage_kernel(kind, declared, declared_peak, category, routed, true_team, misrouted_handoffs, tier,
                    escalations):  # pragma: no cover - compiled
     for b in range(kind.shape[0]):
         k = kind[b]
@@ -66,7 +56,7 @@ def _triage_kernel(kind, declared, declared_peak, category, routed, true_team, m
 
 def write_desk(s: State) -> None:
     """The observation's tier, declared severity, routing, category and escalation count."""
-    _desk_kernel(s.tier, s.declared, s.routed, s.category, s.escalations, s.glob_obs)
+    desk_kernel(s.tier, s.declared, s.routed, s.category, s.escalations, s.glob_obs)
 
 
 @kernel
@@ -77,7 +67,7 @@ def _one_hot(row, start, size, index):  # pragma: no cover - compiled
 
 
 @kernel
-def _desk_kernel(tier, declared, routed, category, escalations, glob_obs):  # pragma: no cover - compiled
+def desk_kernel(tier, declared, routed, category, escalations, glob_obs):  # pragma: no cover - compiled
     for b in range(tier.shape[0]):
         row = glob_obs[b]
         _one_hot(row, TIER_COLUMN, N_TIERS, tier[b] - FIRST_TIER)

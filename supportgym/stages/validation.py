@@ -25,12 +25,10 @@ from supportgym.contract.observation import (
     VALIDATION_UNHEALTHY,
 )
 from supportgym.contract.vocabulary import CUSTOMER_ANSWER_CHANCE, MITIGATED_IMPACT, REOPEN_IMPACT, ActionKind, Ticket
-from supportgym.rng import RowStreams, randoms
 from supportgym.compiled import kernel, stamp_cache
-from supportgym.stages.signal import SIG_UTILISATION, Signals, no_target, signals_kernel
+from supportgym.stages.signal import SIG_UTILISATION, Signals, signals_kernel
 from supportgym.world.faults import fault_at_work
 from supportgym.world.mechanisms import advance_row
-from supportgym.world.params import Params
 from supportgym.world.state import State
 
 VALIDATE, RESOLVE, ASK_CUSTOMER = int(ActionKind.VALIDATE), int(ActionKind.RESOLVE), int(ActionKind.ASK_CUSTOMER)
@@ -39,68 +37,81 @@ DRAWING = frozenset({ASK_CUSTOMER})
 #: The post-resolution window is simulated in this many equal steps (impact is integrated by
 #: the trapezoid rule and its worst value checked at each).
 HOLD_WINDOW_STEPS = 4
+VALIDATION_COLUMN, CUSTOMER_COLUMN = G_VALIDATION.start, G_CUSTOMER.start
+N_VALIDATION_RESULTS, N_CUSTOMER_ANSWERS = len(VALIDATION_RESULTS), len(CUSTOMER_ANSWERS)
+TICKET_NONE = int(Ticket.NONE)
 
 
 def healthy(sig: Signals) -> np.ndarray:
     """(B,) What a validation sees: users are fine and no true alert condition holds."""
-    return (sig.impact < MITIGATED_IMPACT) & ~sig.conditions.any(axis=(1, 2))
+    out = np.empty(len(sig.impact), dtype=np.bool_)
+    for b in range(len(out)):
+        out[b] = healthy_row(b, sig.impact, sig.conditions)
+    return out
 
 
-def validate(s: State, rows: np.ndarray, healthy_before: np.ndarray, healthy_after: np.ndarray) -> None:
-    """Record the validations of ``rows``: healthy at the start and at the end of the watch."""
-    result = healthy_before[rows] & healthy_after[rows]
-    s.validated[rows] = result
-    s.validation_time[rows] = s.time[rows]
-    write_validation(s, np.where(result, VALIDATION_HEALTHY, VALIDATION_UNHEALTHY), rows)
+@kernel
+def healthy_row(b, impact, conditions):  # pragma: no cover - compiled
+    """``healthy`` of row b."""
+    return impact[b] < MITIGATED_IMPACT and not conditions[b].any()
 
 
-def write_validation(s: State, result: np.ndarray, rows: np.ndarray | None = None) -> None:
-    """The observation's last validation result (``contract.observation.VALIDATION_RESULTS``)."""
-    rows = np.arange(len(s.tier)) if rows is None else rows
-    s.glob_obs[rows, G_VALIDATION] = result[:, None] == np.arange(len(VALIDATION_RESULTS))
+@kernel
+def validate_row(b, result, time, validated, validation_time, glob_obs):  # pragma: no cover - compiled
+    validated[b] = result
+    validation_time[b] = time[b]
+    write_validation_row(b, VALIDATION_HEALTHY if result else VALIDATION_UNHEALTHY, glob_obs)
 
 
-def ask_customer(s: State, sig: Signals, rows: np.ndarray, rng: RowStreams) -> None:
-    """The reporters of ``rows`` answer whether it works again (users unhurt now), or stay
-    silent; nobody answers an incident no customer reported."""
-    answers = randoms(rng.streams, rng.of_row[rows]) < CUSTOMER_ANSWER_CHANCE
-    answers &= s.ticket[rows] != Ticket.NONE
-    works = sig.impact[rows] < MITIGATED_IMPACT
-    s.customer_answer[rows] = np.where(answers, np.where(works, CUSTOMER_WORKS, CUSTOMER_BROKEN), CUSTOMER_SILENT)
-    s.customer_time[rows] = s.time[rows]
-    write_customer(s, rows)
+def write_validation(s: State, result: np.ndarray) -> None:
+    """The observation's last validation result (``contract.observation.VALIDATION_RESULTS``) per row."""
+    for b in range(len(result)):
+        write_validation_row(b, result[b], s.glob_obs)
+
+
+@kernel
+def write_validation_row(b, result, glob_obs):  # pragma: no cover - compiled
+    for c in range(N_VALIDATION_RESULTS):
+        glob_obs[b, VALIDATION_COLUMN + c] = 1.0 if c == result else 0.0
+
+
+@kernel
+def ask_customer_row(b, draw, impact, ticket, time, customer_answer, customer_time,
+                     glob_obs):  # pragma: no cover - compiled
+    """Row b's reporter, given the uniform ``draw`` of whether they answer."""
+    if draw < CUSTOMER_ANSWER_CHANCE and ticket[b] != TICKET_NONE:
+        customer_answer[b] = CUSTOMER_WORKS if impact[b] < MITIGATED_IMPACT else CUSTOMER_BROKEN
+    else:
+        customer_answer[b] = CUSTOMER_SILENT
+    customer_time[b] = time[b]
+    write_customer_row(b, customer_answer, glob_obs)
 
 
 def unconfirmed(s: State) -> np.ndarray:
     """(B,) A customer reported the incident and has not been asked since saying it was broken
     (a silent customer counts as asked)."""
-    return (s.ticket != Ticket.NONE) & (s.customer_answer != CUSTOMER_WORKS) & (s.customer_answer != CUSTOMER_SILENT)
-
-
-def write_customer(s: State, rows: np.ndarray | None = None) -> None:
-    """The observation's last customer answer (``contract.observation.CUSTOMER_ANSWERS``)."""
-    rows = np.arange(len(s.tier)) if rows is None else rows
-    s.glob_obs[rows, G_CUSTOMER] = s.customer_answer[rows, None] == np.arange(len(CUSTOMER_ANSWERS))
-
-
-def hold_window(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run the post-resolution window for the rows that resolved. Returns its impact minutes and
-    whether each resolution held: no fault at work at the close or at the end of the window,
-    and no user impact above REOPEN_IMPACT in between."""
-    batch, n = s.cache_down.shape
-    total, held = np.zeros(batch), np.zeros(batch, dtype=bool)
-    sig = Signals(batch, n)  # written and read at the resolving rows only
-    target, capacity = no_target(batch)
-    _hold_window_kernel(np.flatnonzero(resolving), p.post_resolution, s.impact_now, s.time, p.traffic_table,
-                        p.service_table, p.present, p.load_matrix, p.redirect, p.calls, p.upward_calls,
-                        p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect, s.acc_level,
-                        s.acc_rate, s.defect_timer, s.fault_type, s.fault_service, target, capacity, sig.table,
-                        sig.impact, sig.conditions, total, held)
-    return total, held
+    return np.array([unconfirmed_row(b, s.ticket, s.customer_answer) for b in range(len(s.ticket))], dtype=bool)
 
 
 @kernel
-def _hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, present, load_matrix,
+def unconfirmed_row(b, ticket, customer_answer):  # pragma: no cover - compiled
+    return ticket[b] != TICKET_NONE and customer_answer[b] != CUSTOMER_WORKS and customer_answer[b] != CUSTOMER_SILENT
+
+
+def write_customer(s: State) -> None:
+    """The observation's last customer answer (``contract.observation.CUSTOMER_ANSWERS``) per row."""
+    for b in range(len(s.customer_answer)):
+        write_customer_row(b, s.customer_answer, s.glob_obs)
+
+
+@kernel
+def write_customer_row(b, customer_answer, glob_obs):  # pragma: no cover - compiled
+    for c in range(N_CUSTOMER_ANSWERS):
+        glob_obs[b, CUSTOMER_COLUMN + c] = 1.0 if c == customer_answer[b] else 0.0
+
+
+@kernel
+def hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, present, load_matrix,
                         redirect, calls, upward_calls, upward_callees, callees_first, load_mult, cache_down, scale,
                         defect, acc_level, acc_rate, defect_timer, fault_type, fault_service, target, capacity, table,
                         impact, conditions, total, held):  # pragma: no cover - compiled
@@ -138,15 +149,14 @@ def _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level
     return at_work
 
 
-def close(p: Params, s: State, resolving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Resolve the rows in ``resolving``: run the hold window and record the outcome. Returns the
-    window's impact minutes and whether each resolution held."""
-    window_impact, held = hold_window(p, s, resolving)
-    s.impact_minutes += window_impact
-    s.resolved_at = np.where(resolving, s.time - p.post_resolution, s.resolved_at)
-    s.held |= held
-    s.reopened |= resolving & ~held
-    return window_impact, held
+@kernel
+def record_close(b, window_impact, held_now, post_resolution, time, impact_minutes, resolved_at, held,
+                 reopened):  # pragma: no cover - compiled
+    """Row b's resolution: its window's impact, when it was resolved, whether it held."""
+    impact_minutes[b] += window_impact
+    resolved_at[b] = time[b] - post_resolution[b]
+    held[b] |= held_now
+    reopened[b] |= not held_now
 
 
 stamp_cache(__file__, globals())

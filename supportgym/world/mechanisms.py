@@ -113,11 +113,11 @@ NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
 def advance(s: State, dt: np.ndarray) -> None:
     """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
     defect timers run down (a defect ends at 0), the blip decays exponentially."""
-    _advance_kernel(s.time, dt, s.acc_level, s.acc_rate, s.defect, s.defect_timer)
+    advance_kernel(s.time, dt, s.acc_level, s.acc_rate, s.defect, s.defect_timer)
 
 
 @kernel
-def _advance_kernel(time, dt, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
+def advance_kernel(time, dt, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
     for b in range(defect.shape[0]):
         advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
 

@@ -5,8 +5,10 @@ All arrays have a leading batch axis B; per-service arrays are (B, N) over padde
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field, fields
 from functools import cache
+from operator import attrgetter
 
 import numpy as np
 
@@ -134,6 +136,10 @@ class State:
     def copy(self) -> State:
         return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
 
+    def arrays(self) -> StateArrays:
+        """The state's arrays as one named tuple, for a compiled kernel (one argument, not fifty)."""
+        return StateArrays._make(_get_arrays(self))
+
     def take(self, rows: np.ndarray) -> State:
         """A batch of copies of ``rows``: a row's world depends on that row alone, so work on a
         few rows of a large batch can run on them alone (then ``put`` them back)."""
@@ -154,3 +160,8 @@ STATE_FIELDS = tuple(f.name for f in fields(State) if f.init)
 @cache
 def _empty_one(n: int) -> State:
     return State._build_empty(1, n)
+
+#: The arrays the compiled step reads and writes (``State.arrays``): the fields and two obs views.
+STATE_ARRAY_NAMES = (*STATE_FIELDS, "svc_obs", "glob_obs")
+StateArrays = namedtuple("StateArrays", STATE_ARRAY_NAMES)
+_get_arrays = attrgetter(*STATE_ARRAY_NAMES)

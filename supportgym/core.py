@@ -39,7 +39,7 @@ from supportgym.stages.validation import (
 )
 from supportgym.world.mechanisms import advance_kernel
 from supportgym.world.params import Params
-from supportgym.world.state import N_ALERT_KINDS, State
+from supportgym.world.state import N_ALERT_KINDS, State, StateArrays
 
 
 @dataclass
@@ -69,7 +69,7 @@ DISRUPTING, DRAWS = _by_kind(action.DISRUPTIVE), _by_kind(DRAWING)
 VALIDATE, RESOLVE, ASK_CUSTOMER = validation.VALIDATE, validation.RESOLVE, validation.ASK_CUSTOMER
 
 _PARAM_NAMES = tuple(f.name for f in fields(Params) if f.name != "reward_weights")
-#: ``Params`` as one named tuple for the kernel, with the reward weights as (1 or B, N_WEIGHTS).
+#: ``Params`` as the kernel names it, with the reward weights as (1 or B, N_WEIGHTS).
 ParamArrays = namedtuple("ParamArrays", (*_PARAM_NAMES, "reward_weights"))
 _get_params = attrgetter(*_PARAM_NAMES)
 _NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
@@ -99,9 +99,10 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
 
 
 @lru_cache(maxsize=256)
-def _param_arrays(p: Params, batch: int) -> ParamArrays:
-    """``p`` as the kernel takes it (``Params`` is frozen, so this is built once per parameter set)."""
-    return ParamArrays(*_get_params(p), row_weights(p.reward_weights, batch))
+def _param_arrays(p: Params, batch: int) -> tuple[np.ndarray, ...]:
+    """``p`` as the kernel takes it, in ``ParamArrays`` order (``Params`` is frozen, so this is
+    built once per parameter set)."""
+    return (*_get_params(p), row_weights(p.reward_weights, batch))
 
 
 @cache
@@ -115,10 +116,11 @@ def _rows(batch: int) -> np.ndarray:
 
 
 @kernel
-def step_kernel(P, S, table_kind, table_service, actions, streams, of_row, reward, terminated, truncated, invalid,
-                harmful, minutes):  # pragma: no cover - compiled
-    """``step`` of every row: ``P`` and ``S`` are ``ParamArrays`` and ``State.arrays()``; the
-    outputs (B,) are ``StepResult``'s fields."""
+def step_kernel(params, state, table_kind, table_service, actions, streams, of_row, reward, terminated, truncated,
+                invalid, harmful, minutes):  # pragma: no cover - compiled
+    """``step`` of every row: ``params`` and ``state`` are the tuples of ``_param_arrays`` and
+    ``State.arrays()``; the outputs (B,) are ``StepResult``'s fields."""
+    P, S = ParamArrays(*params), StateArrays(*state)
     batch, n = S.cache_down.shape
     rows = np.arange(batch)
     # 0. What was chosen, and for how long. Flags over the batch: most steps skip most stages.
@@ -196,8 +198,8 @@ def step_kernel(P, S, table_kind, table_service, actions, streams, of_row, rewar
                 ask_customer_row(b, random(streams, of_row[b]), impact, S.ticket, S.time, S.customer_answer,
                                  S.customer_time, S.glob_obs)
     # The alerts the world now raises.
-    alerts_kernel(conditions, S.alert_pending, minutes, P.alert_delay, S.alert_muted, S.false_until, S.time, S.alerts,
-                  S.svc_obs)
+    alerts_kernel(rows, conditions, S.alert_pending, minutes, P.alert_delay, S.alert_muted, S.false_until, S.time,
+                  S.alerts, S.svc_obs)
 
     # Reward and episode ends; a resolution runs the hold window.
     ended = account_kernel(kind, minutes, impact_during, impact, tier, declared, harmful, valid, P.reward_weights,

@@ -31,7 +31,7 @@ from supportgym.draws import (
 )
 from supportgym.observe import refresh, write_static
 from supportgym.rng import read_streams, write_stream
-from supportgym.stages.signal import signals, update_alerts
+from supportgym.stages.signal import signals, update_alerts, warm_up
 from supportgym.suite import Scenario, known_fix
 from supportgym.suite.loading import change_of
 from supportgym.suite.schema import RewardWeights
@@ -134,7 +134,7 @@ def draw_episodes(plans: EpisodePlans, p: Params, s: State, chosen: np.ndarray, 
     for position in range(MAX_FAULTS):  # each fault in the order they began
         rows = np.flatnonzero(sizes[:, SIZE_FAULTS] > position)
         if position > 0:
-            _warm_up(p, s, rows, -onsets[rows, order[rows, position]])
+            warm_up(p, s, rows, -onsets[rows, order[rows, position]])
         switch_on(streams, of_row, rows, position, ranges, facts, choices, order, picked, s.time, s.fault_type,
                   s.fault_service, s.defect, s.defect_timer, s.acc_rate, s.acc_level, s.cache_down, s.load_mult,
                   s.deploy_time, s.config_time, s.version, s.culprit_change, s.reverted, s.culprit_defect,
@@ -168,20 +168,6 @@ def open_episodes(p: Params, s: State) -> State:
     update_alerts(p, s, sig, no_time)
     refresh(p, s, no_time)
     return s
-
-
-def _warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
-    """Simulate the world of ``rows`` of ``s``, and its alert rules, up to times ``until``; rows
-    already there are left alone (the moving rows run as a batch of their own)."""
-    dt = until - s.time[rows]
-    moving = dt > 0
-    if not moving.any():
-        return
-    rows, dt = rows[moving], dt[moving]
-    part, p_part = s.take(rows), p.take(rows)
-    advance(part, dt)
-    update_alerts(p_part, part, signals(p_part, part), dt)
-    s.put(rows, part)
 
 
 # --- the scenario's frozen parameters -------------------------------------------------------

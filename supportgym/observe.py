@@ -14,40 +14,60 @@ from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.observation import (
     DEPTH_SCALE,
     FRESH,
+    G_TICKET,
     GF,
     KIND,
     SF,
     VALIDATION_NONE,
     encode_freshness,
 )
-from supportgym.contract.vocabulary import ServiceKind
-from supportgym.stages.signal import write_reports
-from supportgym.stages.triage import write_desk
-from supportgym.stages.validation import write_customer, write_validation
-from supportgym.world.params import Params
+from supportgym.contract.vocabulary import N_TICKETS, ServiceKind
+from supportgym.stages.triage import desk_kernel
+from supportgym.stages.validation import write_customer_row, write_validation_row
+from supportgym.world.params import ROW_ENTRY, Params
 from supportgym.world.state import State
 
 G_ELAPSED, G_VALIDATION_FRESH = GF["elapsed"], GF["validation_fresh"]
 G_ALERTS_FIRING, G_INVALID = GF["alerts_firing"], GF["last_action_invalid"]
 G_CUSTOMER_FRESH = GF["customer_fresh"]
+PRESENT_COLUMN, KIND_COLUMN, ENTRY_COLUMN = SF["present"], KIND.start, SF["entry_traffic"]
+DEPTH_COLUMN, FAILOVER_COLUMN, REPORT_COLUMN = SF["depth"], SF["failover_configured"], SF["internal_report"]
+TICKET_COLUMN = G_TICKET.start
+N_KINDS = len(ServiceKind)
 
 
 def write_static(p: Params, s: State) -> None:
     """Features fixed for the episode: topology facts and the call graph, the ticket and its
     routing, an internal report, and the desk, validation and customer as they start."""
-    o = s.svc_obs
-    o[:] = 0.0
-    s.glob_obs[:] = 0.0
-    o[:, :, SF["present"]] = p.present
-    o[:, :, KIND] = p.kind[..., None] == np.arange(len(ServiceKind))
-    o[:, :, SF["entry_traffic"]] = p.entry
-    o[:, :, SF["depth"]] = np.minimum(p.depth / DEPTH_SCALE, 1.0)
-    o[:, :, SF["failover_configured"]] = p.failover
-    write_reports(s)
-    write_desk(s)
-    write_validation(s, np.full(len(s.tier), VALIDATION_NONE))
-    write_customer(s)
-    s.graph_obs[:] = np.clip(p.calls, 0.0, 1.0)
+    static_kernel(p.present, p.kind, p.service_table, p.depth, p.failover, p.calls, s.internal_report, s.ticket,
+                  s.tier, s.declared, s.routed, s.category, s.escalations, s.customer_answer, s.svc_obs, s.glob_obs,
+                  s.graph_obs)
+
+
+@kernel
+def static_kernel(present, kind, service_table, depth, failover, calls, internal_report, ticket, tier, declared,
+                  routed, category, escalations, customer_answer, svc_obs, glob_obs,
+                  graph_obs):  # pragma: no cover - compiled
+    batch, n = present.shape
+    for b in range(batch):
+        svc_obs[b] = 0.0
+        glob_obs[b] = 0.0
+        for i in range(n):
+            svc_obs[b, i, PRESENT_COLUMN] = 1.0 if present[b, i] else 0.0
+            for k in range(N_KINDS):
+                svc_obs[b, i, KIND_COLUMN + k] = 1.0 if kind[b, i] == k else 0.0
+            svc_obs[b, i, ENTRY_COLUMN] = service_table[b, ROW_ENTRY, i]
+            svc_obs[b, i, DEPTH_COLUMN] = min(depth[b, i] / DEPTH_SCALE, 1.0)
+            svc_obs[b, i, FAILOVER_COLUMN] = 1.0 if failover[b, i] else 0.0
+            for j in range(n):
+                graph_obs[b, i, j] = min(max(calls[b, i, j], 0.0), 1.0)
+        if internal_report[b] >= 0:
+            svc_obs[b, internal_report[b], REPORT_COLUMN] = 1.0
+        for c in range(N_TICKETS):
+            glob_obs[b, TICKET_COLUMN + c] = 1.0 if ticket[b] == c else 0.0
+        write_validation_row(b, VALIDATION_NONE, glob_obs)
+        write_customer_row(b, customer_answer, glob_obs)
+    desk_kernel(tier, declared, routed, category, escalations, glob_obs)
 
 
 def refresh(p: Params, s: State, invalid: np.ndarray) -> None:

@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
-from supportgym.contract.observation import ALERTS, G_TICKET, SF
+from supportgym.contract.observation import ALERTS
 from supportgym.contract.vocabulary import (
     ALERT_DOWN,
     ALERT_ERRORS,
@@ -32,6 +32,7 @@ from supportgym.world.mechanisms import (
     EFFECT_CAPACITY,
     EFFECT_ERROR,
     EFFECT_LATENCY,
+    advance_row,
 )
 from supportgym.world.params import (
     ROW_BASE_LATENCY,
@@ -251,14 +252,46 @@ def signals_kernel(
 def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
-    alerts_kernel(sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until, s.time, s.alerts,
-                   s.svc_obs)
+    alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until,
+                  s.time, s.alerts, s.svc_obs)
+
+
+def warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
+    """Simulate the world of ``rows`` of ``s``, and its alert rules, up to times ``until`` (rows
+    already there are left alone)."""
+    dt = np.zeros(len(s.time))
+    dt[rows] = np.maximum(until - s.time[rows], 0.0)
+    batch, n = s.cache_down.shape
+    target, capacity = no_target(batch)
+    warm_up_kernel(rows[dt[rows] > 0], dt, s.time, p.traffic_table, p.service_table, p.present, p.load_matrix,
+                   p.redirect, p.calls, p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down,
+                   s.scale, s.defect, s.acc_level, s.acc_rate, s.defect_timer, target, capacity, s.alert_pending,
+                   p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, *_arrays(Signals(batch, n)))
+
+
+def _arrays(sig: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return sig.table, sig.impact, sig.conditions
 
 
 @kernel
-def alerts_kernel(conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs):  # pragma: no cover
-    batch, n, kinds = conditions.shape
-    for b in range(batch):
+def warm_up_kernel(rows, dt, time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+                   upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, acc_rate,
+                   defect_timer, target, capacity, pending, delay, muted, false_until, alerts, svc_obs, table, impact,
+                   conditions):  # pragma: no cover - compiled
+    for m in range(rows.shape[0]):
+        b, one = rows[m], rows[m:m + 1]
+        advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
+        signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+                       upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
+                       capacity, one, table, impact, conditions)
+        alerts_kernel(one, conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs)
+
+
+@kernel
+def alerts_kernel(rows, conditions, pending, dt, delay, muted, false_until, time, alerts,
+                  svc_obs):  # pragma: no cover - compiled
+    n, kinds = conditions.shape[1], conditions.shape[2]
+    for b in rows:
         for i in range(n):
             for k in range(kinds):
                 if conditions[b, i, k]:
@@ -304,13 +337,6 @@ def file_reports(streams, r, m, ticket, culprit, services, ticket_mislead, inter
         tickets[m] = other + 1 if other >= ticket >= 1 else other
     if random(streams, r) < internal_report_rate:
         internal_report[m] = culprit if random(streams, r) < REPORT_ON_TARGET else integers(streams, r, 0, services)
-
-
-def write_reports(s: State) -> None:
-    """The observation's ticket category and reported service."""
-    rows = np.flatnonzero(s.internal_report >= 0)
-    s.svc_obs[rows, s.internal_report[rows], SF["internal_report"]] = 1.0
-    s.glob_obs[:, G_TICKET] = s.ticket[:, None] == np.arange(N_TICKETS)
 
 
 stamp_cache(__file__, globals())

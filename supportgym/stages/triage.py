@@ -18,7 +18,6 @@ from __future__ import annotations
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.observation import ESCALATIONS_SCALE, G_CATEGORY, G_DECLARED, G_ROUTED, G_TIER, GF
 from supportgym.contract.vocabulary import FILE_ACTIONS, N_TEAMS, SEVERITIES, TIERS, ActionKind
-from supportgym.world.state import State
 
 ESCALATE, REASSIGN = int(ActionKind.ESCALATE), int(ActionKind.REASSIGN)
 DECLARE_SEV1, DECLARE_SEV3 = int(ActionKind.DECLARE_SEV1), int(ActionKind.DECLARE_SEV3)
@@ -52,11 +51,6 @@ def triage_kernel(kind, declared, declared_peak, category, routed, true_team, mi
             category[b] = true_team[b]
             tier[b] += 1
             escalations[b] += 1.0
-
-
-def write_desk(s: State) -> None:
-    """The observation's tier, declared severity, routing, category and escalation count."""
-    desk_kernel(s.tier, s.declared, s.routed, s.category, s.escalations, s.glob_obs)
 
 
 @kernel

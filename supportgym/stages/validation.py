@@ -63,12 +63,6 @@ def validate_row(b, result, time, validated, validation_time, glob_obs):  # prag
     write_validation_row(b, VALIDATION_HEALTHY if result else VALIDATION_UNHEALTHY, glob_obs)
 
 
-def write_validation(s: State, result: np.ndarray) -> None:
-    """The observation's last validation result (``contract.observation.VALIDATION_RESULTS``) per row."""
-    for b in range(len(result)):
-        write_validation_row(b, result[b], s.glob_obs)
-
-
 @kernel
 def write_validation_row(b, result, glob_obs):  # pragma: no cover - compiled
     for c in range(N_VALIDATION_RESULTS):
@@ -96,12 +90,6 @@ def unconfirmed(s: State) -> np.ndarray:
 @kernel
 def unconfirmed_row(b, ticket, customer_answer):  # pragma: no cover - compiled
     return ticket[b] != TICKET_NONE and customer_answer[b] != CUSTOMER_WORKS and customer_answer[b] != CUSTOMER_SILENT
-
-
-def write_customer(s: State) -> None:
-    """The observation's last customer answer (``contract.observation.CUSTOMER_ANSWERS``) per row."""
-    for b in range(len(s.customer_answer)):
-        write_customer_row(b, s.customer_answer, s.glob_obs)
 
 
 @kernel

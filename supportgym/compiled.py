@@ -8,12 +8,14 @@ Compiled code freezes the module-level constants it reads (tables imported from 
 contract modules) and the functions it calls, but numba only notices edits to the kernel's
 *own* file. Every module with kernels therefore ends with ``stamp_cache(__file__, globals())``,
 which drops that module's cached kernels whenever the value of any of its upper-case constants
-changes, or the source of a function it compiled from another module (the contract's encoders).
+changes, or the source of a kernel it calls from another module, or of the kernels those call
+(the step kernel calls every stage's; the contract's encoders are compiled in diagnosis).
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,7 @@ def stamp_cache(module_file: str, module_globals: dict[str, Any]) -> None:
     source = Path(module_file).resolve()
     constants = {name: value for name, value in sorted(module_globals.items())
                  if name.isupper() and isinstance(value, (int, float, np.ndarray))}
-    borrowed = sorted({Path(value.py_func.__code__.co_filename).resolve() for value in module_globals.values()
-                       if hasattr(value, "py_func")} - {source})
+    borrowed = sorted(_kernel_sources(module_globals, set()) - {source})
     stamp = hashlib.sha256(repr([(k, np.asarray(v).tolist()) for k, v in constants.items()]).encode()
                            + b"".join(path.read_bytes() for path in borrowed)).hexdigest()
     cache_dir = source.parent / "__pycache__"
@@ -55,3 +56,20 @@ def stamp_cache(module_file: str, module_globals: dict[str, Any]) -> None:
         stamp_file.write_text(stamp)
     except OSError:  # a read-only install: numba keeps its cache elsewhere, keyed on the source file
         pass
+
+
+def _kernel_sources(module_globals: dict[str, Any], seen: set[Path]) -> set[Path]:
+    """The source files of the kernels among ``module_globals``, and of the kernels those files'
+    modules import, transitively: a kernel's cached code includes every kernel it calls (the
+    step kernel calls the stages', which call the random streams')."""
+    for value in list(module_globals.values()):
+        function = getattr(value, "py_func", None)
+        if function is None:
+            continue
+        path = Path(function.__code__.co_filename).resolve()
+        if path not in seen:
+            seen.add(path)
+            module = sys.modules.get(function.__module__)
+            if module is not None:
+                _kernel_sources(vars(module), seen)
+    return seen

@@ -270,3 +270,14 @@ def test_compiled_cache_is_dropped_when_a_constant_changes(tmp_path):
     assert cached.exists()
     stamp_cache(str(module), {"LIMIT": 2.0})
     assert not cached.exists()
+
+
+def test_the_step_kernels_cache_watches_every_kernel_it_calls():
+    """The step kernel's cached code includes the kernels it calls and the kernels they call
+    (``fault_at_work`` through the hold window, the random streams through diagnosis), so its
+    stamp hashes their files too."""
+    import supportgym.core
+    from supportgym.compiled import _kernel_sources
+
+    watched = {path.name for path in _kernel_sources(vars(supportgym.core), set())}
+    assert {"faults.py", "rng.py", "mechanisms.py", "diagnosis.py", "validation.py", "signal.py"} <= watched

@@ -259,7 +259,7 @@ class IncidentEnv(gym.Env):
     def scenario_index(self, chosen: Scenario | None = None) -> int:
         """The index in the suite of a new episode's scenario: ``chosen`` (a reset option), else the
         fixed one, else -1: drawn by weight (``episode.choose``, as ``rng.choice(len(w), p=w)``)."""
-        scenario = chosen or self.fixed_scenario
+        scenario = chosen if chosen is not None else self.fixed_scenario
         return -1 if scenario is None else self._scenario_index[scenario.name]
 
     def _use_suite(self, suite: Suite) -> None:

@@ -20,12 +20,11 @@ import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.actions import ActionTable
-from supportgym.contract.vocabulary import ActionKind
 from supportgym.observe import refresh_kernel
 from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row, row_weights
 from supportgym.rng import STREAM_WORDS, random, read_streams, write_stream
 from supportgym.stages import action, diagnosis, triage, validation
-from supportgym.stages.action import INTERVENES, decode_kernel, remedies_kernel
+from supportgym.stages.action import INTERVENES, by_kind, decode_kernel, remedies_kernel
 from supportgym.stages.diagnosis import diagnose_kernel
 from supportgym.stages.signal import N_SIGNALS, alerts_kernel, signals_kernel
 from supportgym.stages.triage import desk_kernel, triage_kernel
@@ -57,15 +56,10 @@ def action_mask(p: Params, s: State) -> np.ndarray:
     return action.allowed(p, s)
 
 
-def _by_kind(kinds: frozenset[int]) -> np.ndarray:
-    """Per action kind, whether it is one of ``kinds``; the last entry is a masked action's (NOOP, -1)."""
-    return np.array([k in kinds for k in range(len(ActionKind))] + [False])
-
-
 #: The kinds of action whose outcome is drawn (noisy readings, whether the customer answers).
 DRAWING = diagnosis.DRAWING | validation.DRAWING
-TRIAGING, DIAGNOSING, REMEDYING = _by_kind(triage.KINDS), _by_kind(diagnosis.KINDS), _by_kind(action.KINDS)
-DISRUPTING, DRAWS = _by_kind(action.DISRUPTIVE), _by_kind(DRAWING)
+TRIAGING, DIAGNOSING = by_kind(triage.KINDS), by_kind(diagnosis.KINDS)
+DISRUPTING, DRAWS = by_kind(action.DISRUPTIVE), by_kind(DRAWING)
 VALIDATE, RESOLVE, ASK_CUSTOMER = validation.VALIDATE, validation.RESOLVE, validation.ASK_CUSTOMER
 
 _PARAM_NAMES = tuple(f.name for f in fields(Params) if f.name != "reward_weights")
@@ -136,7 +130,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
         resolving |= k == RESOLVE
         triaging |= TRIAGING[k]
         diagnosing |= DIAGNOSING[k]
-        remedying |= REMEDYING[k]
+        remedying |= INTERVENES[k]
         disrupting |= DISRUPTING[k]
     tier, declared = S.tier.copy(), S.declared.copy()  # the action costs the old rates
     no_target, full_capacity = np.full(batch, -1), np.ones(batch)

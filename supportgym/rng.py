@@ -210,26 +210,4 @@ def shuffle(streams, r, values):
         values[i], values[j] = values[j], values[i]
 
 
-# --- batched faces: one draw sequence per listed row ----------------------------------------------
-
-
-@kernel
-def standard_normals(streams, rows, count):
-    """(len(rows), count): row k is ``standard_normal(count)`` from stream ``rows[k]``."""
-    out = np.empty((len(rows), count))
-    for k in range(len(rows)):
-        for j in range(count):
-            out[k, j] = standard_normal(streams, rows[k])
-    return out
-
-
-@kernel
-def randoms(streams, rows):
-    """(len(rows),): one ``random()`` from each stream ``rows[k]``, in order."""
-    out = np.empty(len(rows))
-    for k in range(len(rows)):
-        out[k] = random(streams, rows[k])
-    return out
-
-
 stamp_cache(__file__, globals())

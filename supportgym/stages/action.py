@@ -42,6 +42,13 @@ from supportgym.world.mechanisms import ACC_BASELINE, ACC_RESTART_RELIEF, CONFIG
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
+
+def by_kind(kinds: frozenset[int]) -> np.ndarray:
+    """Per action kind, whether it is one of ``kinds``, for compiled lookups; the last entry is a
+    masked action's (NOOP, -1)."""
+    return np.array([k in kinds for k in range(len(ActionKind))] + [False])
+
+
 # Plain ints: compiled code sees them as constants.
 RESTART, ROLLBACK, SCALE_OUT = int(ActionKind.RESTART), int(ActionKind.ROLLBACK), int(ActionKind.SCALE_OUT)
 HOTFIX, FAILOVER = int(ActionKind.HOTFIX), int(ActionKind.FAILOVER)
@@ -51,7 +58,7 @@ PROVIDER_OUTAGE = int(Defect.PROVIDER_OUTAGE)
 #: The action kinds that change the world when they complete.
 KINDS = frozenset(int(k) for k in INTERVENTIONS)
 #: Indexed by kind (NOOP = -1 reads the last entry, False): whether it is one of ``KINDS``.
-INTERVENES = np.array([k in KINDS for k in range(len(ActionKind))] + [False])
+INTERVENES = by_kind(KINDS)
 #: Kinds that take capacity from their target while they run (a restart takes it down).
 DISRUPTIVE = frozenset(int(k) for k in ActionKind if CAPACITY_DURING[k] < 1.0)
 #: The observation's done_* column of each action kind, -1 for non-remedies.

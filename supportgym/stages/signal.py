@@ -73,17 +73,11 @@ class Signals:
 
     __slots__ = ("table", "impact", "conditions")
 
-    def __init__(self, batch: int, n: int, fill: bool = False):
-        """Uninitialised arrays (every row is about to be computed), or zeros if ``fill``."""
-        new = np.zeros if fill else np.empty
-        self.table = new((batch, N_SIGNALS, n))
-        self.impact = new(batch)
-        self.conditions = new((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
-
-    def copy(self) -> Signals:
-        out = Signals.__new__(Signals)
-        out.table, out.impact, out.conditions = self.table.copy(), self.impact.copy(), self.conditions.copy()
-        return out
+    def __init__(self, batch: int, n: int):
+        """Uninitialised arrays, for a kernel to fill."""
+        self.table = np.empty((batch, N_SIGNALS, n))
+        self.impact = np.empty(batch)
+        self.conditions = np.empty((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
 
     load = property(lambda self: self.table[:, SIG_LOAD], doc="(B, N) requests per unit of healthy edge traffic")
     utilisation = property(lambda self: self.table[:, SIG_UTILISATION], doc="(B, N) load / capacity")
@@ -113,15 +107,9 @@ def no_target(batch: int) -> tuple[np.ndarray, np.ndarray]:
     return target, capacity
 
 
-def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_during: np.ndarray | None = None,
-            rows: np.ndarray | None = None, base: Signals | None = None) -> Signals:
-    """The golden signals of the current state.
+def signals(p: Params, s: State) -> Signals:
+    """The golden signals of the current state, every row (``signals_kernel`` computes them).
 
-    ``capacity_during`` (B,) scales the capacity of service ``target`` (B,) while an action runs
-    on it (0 = down for a restart). ``rows`` (indices) limits the work to those batch rows, for a
-    large batch where few rows changed: the other rows are copied from ``base`` (signals of the
-    same world for them), or zero without one. A row's signals depend on that row alone, so they
-    are the same whichever rows are computed with it.
     Per service: load = entry traffic (times the daily curve, plus any injected spike) carried
     down the calls by ``load_matrix``, plus a dead cache's hits landing on its database;
     capacity = base x scale-outs x (1 - capacity a defect eats); utilisation u = load/capacity;
@@ -133,15 +121,11 @@ def signals(p: Params, s: State, target: np.ndarray | None = None, capacity_duri
     user impact is the entry-weighted share of requests failing or over the latency SLO.
     """
     batch, n = s.cache_down.shape
-    if rows is None:
-        out, rows = Signals(batch, n), _all_rows(batch)
-    else:
-        out = Signals(batch, n, fill=True) if base is None else base.copy()
-    if target is None:
-        target, capacity_during = no_target(batch)  # no service loses capacity
+    out = Signals(batch, n)
+    target, capacity = no_target(batch)  # no service loses capacity
     signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
-                    p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
-                    s.acc_level, target, capacity_during, rows, out.table, out.impact, out.conditions)
+                   p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
+                   s.acc_level, target, capacity, _all_rows(batch), out.table, out.impact, out.conditions)
     return out
 
 
@@ -151,7 +135,10 @@ def signals_kernel(
     callees_first, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact,
     conditions,
 ):  # pragma: no cover - compiled
-    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``; see ``signals``.
+    """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``
+    (indices: a row's signals depend on that row alone), the other rows untouched; see ``signals``.
+    ``during_capacity`` (B,) scales the capacity of service ``during_target`` (B,) while an action
+    runs on it (0 = down for a restart; target -1: none).
 
     Linear in the services and calls, not quadratic: the load sums run over the services that
     inject load (entries, spikes), the upward sums over each service's callees
@@ -263,14 +250,12 @@ def warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
     dt[rows] = np.maximum(until - s.time[rows], 0.0)
     batch, n = s.cache_down.shape
     target, capacity = no_target(batch)
+    sig = Signals(batch, n)  # written and read at the moving rows only
     warm_up_kernel(rows[dt[rows] > 0], dt, s.time, p.traffic_table, p.service_table, p.present, p.load_matrix,
                    p.redirect, p.calls, p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down,
                    s.scale, s.defect, s.acc_level, s.acc_rate, s.defect_timer, target, capacity, s.alert_pending,
-                   p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, *_arrays(Signals(batch, n)))
-
-
-def _arrays(sig: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return sig.table, sig.impact, sig.conditions
+                   p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, sig.table, sig.impact,
+                   sig.conditions)
 
 
 @kernel

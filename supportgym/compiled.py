@@ -9,7 +9,8 @@ contract modules) and the functions it calls, but numba only notices edits to th
 *own* file. Every module with kernels therefore ends with ``stamp_cache(__file__, globals())``,
 which drops that module's cached kernels whenever the value of any of its upper-case constants
 changes, or the source of a kernel it calls from another module, or of the kernels those call
-(the step kernel calls every stage's; the contract's encoders are compiled in diagnosis).
+(the step kernel calls every stage's; the contract's encoders are compiled in diagnosis), or
+this file (the compile options of ``kernel``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from numba import njit
 
 
 def kernel(function: Callable) -> Callable:
-    """Compile ``function`` with numba in nopython mode, caching the machine code on disk."""
-    return njit(cache=True)(function)
+    """Compile ``function`` with numba in nopython mode, caching the machine code on disk. It
+    releases the GIL, so ranges of a batch's rows can run on threads (``supportgym.threads``)."""
+    return njit(cache=True, nogil=True)(function)
 
 
 def stamp_cache(module_file: str, module_globals: dict[str, Any]) -> None:
@@ -39,7 +41,8 @@ def stamp_cache(module_file: str, module_globals: dict[str, Any]) -> None:
     source = Path(module_file).resolve()
     constants = {name: value for name, value in sorted(module_globals.items())
                  if name.isupper() and isinstance(value, (int, float, np.ndarray))}
-    borrowed = sorted(_kernel_sources(module_globals, set()) - {source})
+    # this file too: numba's cache index does not notice a change of ``kernel``'s compile options
+    borrowed = sorted(_kernel_sources(module_globals, set()) - {source} | {Path(__file__).resolve()})
     stamp = hashlib.sha256(repr([(k, np.asarray(v).tolist()) for k, v in constants.items()]).encode()
                            + b"".join(path.read_bytes() for path in borrowed)).hexdigest()
     cache_dir = source.parent / "__pycache__"

@@ -36,6 +36,7 @@ from supportgym.stages.validation import (
     unconfirmed_row,
     validate_row,
 )
+from supportgym.threads import row_ranges, run_ranges
 from supportgym.world.mechanisms import advance_kernel
 from supportgym.world.params import Params
 from supportgym.world.state import N_ALERT_KINDS, State, StateArrays
@@ -70,11 +71,12 @@ _NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
-         rng: np.random.Generator | np.ndarray) -> StepResult:
+         rng: np.random.Generator | np.ndarray, threads: int = 1) -> StepResult:
     """Advance every row of ``s`` by its action (B,). ``rng``: one generator the rows draw from in
     row order (a single env's ``np_random``), or a (B, ``rng.STREAM_WORDS``) array of one stream
     per row (a vector env's, each read from the generator a single env would have, so a row
-    equals a single env); either advances by exactly what was drawn."""
+    equals a single env); either advances by exactly what was drawn. With a stream per row, the
+    rows may step in ranges on up to ``threads`` threads (``supportgym.threads``; same results)."""
     batch = len(actions)
     generator = isinstance(rng, np.random.Generator)
     if generator:  # read only when an action may draw (a masked one draws nothing: written back as read)
@@ -84,9 +86,18 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
         streams, of_row = rng, _rows(batch)
     out = StepResult(np.empty(batch), np.empty(batch, dtype=bool), np.empty(batch, dtype=bool),
                      np.empty(batch, dtype=bool), np.empty(batch, dtype=bool), np.empty(batch))
-    step_kernel(_param_arrays(p, batch), s.arrays(), table.kind,
-                table.service, actions, streams, of_row, out.reward, out.terminated, out.truncated, out.invalid,
-                out.harmful, out.minutes)
+    params, state = _param_arrays(p, batch), s.arrays()
+    outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
+    ranges = [(0, batch)] if generator else row_ranges(batch, threads)
+    if len(ranges) == 1:
+        step_kernel(params, state, table.kind, table.service, actions, streams, of_row, *outputs)
+    else:
+        def step_range(start: int, stop: int) -> None:
+            part = slice(start, stop)
+            step_kernel(tuple(a[part] for a in params), tuple(a[part] for a in state), table.kind, table.service,
+                        actions[part], streams[part], _rows(stop - start), *(a[part] for a in outputs))
+
+        run_ranges(step_range, ranges)
     if generator and drawing:
         write_stream(rng, streams[0])  # the generator continues after what was drawn
     return out

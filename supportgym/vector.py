@@ -33,7 +33,9 @@ row draws its scenario and episode the way ``IncidentEnv.reset`` does.
 are those of ``IncidentEnv`` (``suite``, ``max_services``, ``scenario``, ``start_tier``) plus ``copy``
 (return a copy of the observation buffer, default) and ``max_episode_steps`` (truncate a row after that
 many steps of its episode, as ``gym.make(..., max_episode_steps=N)``'s ``TimeLimit`` truncates a single env,
-metrics included).
+metrics included) and ``threads``: how many threads a step may use (default: every core this
+process may run on; a batch steps in ranges of at least ``threads.MIN_ROWS_PER_THREAD`` rows, so
+small batches use one; results are the same for any number).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from supportgym.metrics import episode_metrics
 from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.suite import Scenario
+from supportgym.threads import available_cores
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
@@ -68,12 +71,16 @@ class IncidentVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int = 1, suite: str | Path = "standard", max_services: int = DEFAULT_MAX_SERVICES,
                  scenario: str | None = None, start_tier: int | None = None, copy: bool = True,
-                 render_mode: str | None = None, max_episode_steps: int | None = None):
+                 render_mode: str | None = None, max_episode_steps: int | None = None, threads: int | None = None):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be at least 1, not {num_envs!r}")
         if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps must be a positive int or None, not {max_episode_steps!r}")
         self.max_episode_steps = max_episode_steps
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive int or None (every available core), not {threads!r}")
+        #: Threads a step may use (ranges of at least ``threads.MIN_ROWS_PER_THREAD`` rows each).
+        self.threads = available_cores() if threads is None else threads
         if render_mode is not None:
             raise ValueError("IncidentVectorEnv does not render; use IncidentEnv(render_mode=...) for one episode")
         # The single env is the template: it loads and checks the suite, builds the action table
@@ -161,7 +168,7 @@ class IncidentVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
-        res = core.step(self.params, self.state, self.table, actions, self._streams)
+        res = core.step(self.params, self.state, self.table, actions, self._streams, self.threads)
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
             res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated

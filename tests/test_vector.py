@@ -11,6 +11,7 @@ import supportgym  # noqa: F401  (registers the ids)
 from supportgym.env import IncidentEnv, InvalidActionError
 from supportgym.episode import choose, cumulative_weights
 from supportgym.rng import read_streams
+from supportgym.threads import MIN_ROWS_PER_THREAD, row_ranges, run_ranges
 from supportgym.vector import IncidentVectorEnv
 
 
@@ -186,3 +187,39 @@ def test_step_before_reset_and_bad_arguments_are_refused():
         IncidentVectorEnv(num_envs=1, max_episode_steps=0)
     with pytest.raises(ValueError, match="unknown reset option"):
         venv.reset(options={"scenaro": "x"})
+
+
+def test_threads_change_nothing_but_speed():
+    """A batch stepped in ranges on threads gives, bit for bit, what one call over it gives."""
+    rows = 2 * MIN_ROWS_PER_THREAD + 5  # two ranges, uneven
+    assert len(row_ranges(rows, 2)) == 2
+    one, two = (IncidentVectorEnv(num_envs=rows, suite="hard", threads=t) for t in (1, 2))
+    obs_one, _ = one.reset(seed=11)
+    obs_two, _ = two.reset(seed=11)
+    pick, ends = np.random.default_rng(3), 0
+    for _ in range(60):
+        actions = np.array([pick.choice(np.flatnonzero(m)) for m in one.action_masks()])
+        a, b = one.step(actions), two.step(actions)
+        for x, y in zip(a[:4], b[:4]):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(a[4]["action_mask"], b[4]["action_mask"])
+        ends += int((a[2] | a[3]).sum())
+    np.testing.assert_array_equal(one._streams, two._streams)
+    assert ends > rows // 2  # the ranges were exercised across autoresets too
+
+
+def test_row_ranges_and_their_errors():
+    assert row_ranges(10, 4) == [(0, 10)]  # too few rows for a thread of their own
+    assert row_ranges(4 * MIN_ROWS_PER_THREAD, 3) == [(0, 170), (170, 341), (341, 512)]
+    seen = []
+    run_ranges(lambda start, stop: seen.append((start, stop)), [(0, 3), (3, 7)])
+    assert sorted(seen) == [(0, 3), (3, 7)]
+
+    def fails_on_the_pool(start: int, stop: int) -> None:
+        if start > 0:
+            raise ValueError("range failed")
+
+    with pytest.raises(ValueError, match="range failed"):
+        run_ranges(fails_on_the_pool, [(0, 3), (3, 7)])
+    with pytest.raises(ValueError, match="threads must be"):
+        IncidentVectorEnv(num_envs=2, threads=0)

@@ -1,0 +1,52 @@
+"""Row ranges of a batch run on separate threads: how a large vector env uses more than one core.
+
+Every compiled kernel releases the GIL (``compiled.kernel``), and a row's step reads and writes
+that row alone (its own state, parameters and random stream), so contiguous ranges of rows can
+step on separate threads and give, bit for bit, what one call over the whole batch gives.
+Below ``MIN_ROWS_PER_THREAD`` rows a range is not worth a thread's handoff (tens of µs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+MIN_ROWS_PER_THREAD = 128
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def row_ranges(batch: int, threads: int) -> list[tuple[int, int]]:
+    """``batch`` rows cut into at most ``threads`` contiguous (start, stop) ranges of at least
+    ``MIN_ROWS_PER_THREAD`` rows each (one range for a small batch)."""
+    count = max(1, min(threads, batch // MIN_ROWS_PER_THREAD))
+    bounds = [batch * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="supportgym-rows")
+
+
+def run_ranges(call: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:
+    """``call(start, stop)`` for every range: the first on this thread, the others on a pool;
+    returns when all are done, raising the first error any of them raised."""
+    if len(ranges) == 1:
+        call(*ranges[0])
+        return
+    futures = [_pool(len(ranges) - 1).submit(call, start, stop) for start, stop in ranges[1:]]
+    try:
+        call(*ranges[0])
+    finally:
+        for future in futures:
+            future.exception()  # wait for every range, whatever happened here
+    for future in futures:
+        future.result()

@@ -52,9 +52,9 @@ class StepResult:
     minutes: np.ndarray  # (B,) simulated minutes the action took
 
 
-def action_mask(p: Params, s: State) -> np.ndarray:
+def action_mask(p: Params, s: State, threads: int = 1) -> np.ndarray:
     """(B, A) bool: actions allowed now (``contract.actions.tier_masks`` and ``severity_gate``)."""
-    return action.allowed(p, s)
+    return action.allowed(p, s, threads)
 
 
 #: The kinds of action whose outcome is drawn (noisy readings, whether the customer answers).

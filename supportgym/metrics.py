@@ -3,40 +3,60 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from supportgym.contract.observation import CUSTOMER_ANSWERS
 from supportgym.contract.vocabulary import Team, true_severity
 from supportgym.world.faults import FAULT_NAMES
 from supportgym.world.state import State
 
+_TEAM_NAMES = {team.value: team.name for team in Team}
+
 
 def episode_metrics(s: State, row: int, service_names: tuple[str, ...], scenario: str) -> dict[str, Any]:
     """Plain-Python metrics of batch row ``row``. Times are simulated minutes since the incident
     opened; ``nan`` where the event never happened."""
-    faults = [
-        {"fault": FAULT_NAMES[f], "service": service_names[svc]}
-        for f, svc in zip(s.fault_type[row], s.fault_service[row])
-        if f >= 0
-    ]
-    held = bool(s.held[row])
-    return {
-        "scenario": scenario,
-        "resolved_and_held": held,
-        "time_to_mitigate": float(s.mitigated_at[row]),
-        "time_to_resolve": float(s.resolved_at[row]) if held else math.nan,
-        "impact_minutes": float(s.impact_minutes[row]),
-        "harmful_actions": int(s.harmful[row]),
-        "invalid_actions": int(s.invalid[row]),
-        "escalations": int(s.escalations[row]),
-        "wrong_closures": int(s.reopened[row]),
-        "validated": bool(s.validated[row]),
-        "misrouted_handoffs": int(s.misrouted_handoffs[row]),
-        "owning_team": Team(s.true_team[row]).name,
-        "customer_answer": CUSTOMER_ANSWERS[s.customer_answer[row]],
-        "declared_severity": int(s.declared[row]),
-        "true_severity": int(true_severity(s.peak_impact[row])),
-        "root_causes": faults,
-        "return": float(s.episode_return[row]),
-        "steps": int(s.steps[row]),
-    }
+    return rows_metrics(s, np.array([row]), [service_names], [scenario])[0]
+
+
+def rows_metrics(s: State, rows: np.ndarray, service_names: Sequence[tuple[str, ...]],
+                 scenarios: Sequence[str]) -> list[dict[str, Any]]:
+    """``episode_metrics`` of each of ``rows``, whose service names and scenario are the entries
+    of ``service_names`` and ``scenarios`` (each column is read once for all rows)."""
+    held, mitigated, resolved = s.held[rows].tolist(), s.mitigated_at[rows].tolist(), s.resolved_at[rows].tolist()
+    impact_minutes, harmful, invalid = s.impact_minutes[rows].tolist(), s.harmful[rows].tolist(), \
+        s.invalid[rows].tolist()
+    escalations, reopened, validated = s.escalations[rows].tolist(), s.reopened[rows].tolist(), \
+        s.validated[rows].tolist()
+    misrouted, team, answer = s.misrouted_handoffs[rows].tolist(), s.true_team[rows].tolist(), \
+        s.customer_answer[rows].tolist()
+    declared, severity = s.declared[rows].tolist(), true_severity(s.peak_impact[rows]).tolist()
+    returns, steps = s.episode_return[rows].tolist(), s.steps[rows].tolist()
+    fault_type, fault_service = s.fault_type[rows].tolist(), s.fault_service[rows].tolist()
+    out = []
+    for j, names in enumerate(service_names):
+        out.append({
+            "scenario": scenarios[j],
+            "resolved_and_held": bool(held[j]),
+            "time_to_mitigate": float(mitigated[j]),
+            "time_to_resolve": float(resolved[j]) if held[j] else math.nan,
+            "impact_minutes": float(impact_minutes[j]),
+            "harmful_actions": int(harmful[j]),
+            "invalid_actions": int(invalid[j]),
+            "escalations": int(escalations[j]),
+            "wrong_closures": int(reopened[j]),
+            "validated": bool(validated[j]),
+            "misrouted_handoffs": int(misrouted[j]),
+            "owning_team": _TEAM_NAMES[team[j]],
+            "customer_answer": CUSTOMER_ANSWERS[answer[j]],
+            "declared_severity": int(declared[j]),
+            "true_severity": int(severity[j]),
+            "root_causes": [{"fault": FAULT_NAMES[f], "service": names[svc]}
+                            for f, svc in zip(fault_type[j], fault_service[j]) if f >= 0],
+            "return": float(returns[j]),
+            "steps": int(steps[j]),
+        })
+    return out

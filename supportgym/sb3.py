@@ -105,7 +105,7 @@ class IncidentSB3VecEnv(VecEnv):
             masks = self.venv.action_masks()
             return [masks[i] for i in rows]
         if method_name == "episode_metrics":
-            return [self.venv.episode_metrics(i) for i in rows]
+            return self.venv.rows_metrics(np.asarray(rows, dtype=np.int64))
         raise AttributeError(f"IncidentSB3VecEnv rows have no method {method_name!r} "
                              "(supported: 'action_masks', 'episode_metrics')")
 

@@ -53,11 +53,11 @@ from supportgym import core
 from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
 from supportgym.env import IncidentEnv, InvalidActionError
 from supportgym.episode import choose, draw_episodes, open_episodes
-from supportgym.metrics import episode_metrics
+from supportgym.metrics import rows_metrics
 from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.suite import Scenario
-from supportgym.threads import available_cores
+from supportgym.threads import available_cores, row_ranges, run_ranges
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
@@ -160,8 +160,7 @@ class IncidentVectorEnv(VectorEnv):
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
         self._reset_rows(rows, None if scenario is None else self.suite.scenario(scenario))
         self._started = True
-        obs = self.state.obs.copy() if self.copy else self.state.obs
-        return obs, {"action_mask": self.action_masks(), "_action_mask": self._ones}
+        return self._observations(), {"action_mask": self.action_masks(), "_action_mask": self._ones}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every row by its action (B,); rows that end are reset in the same step (SAME_STEP)."""
@@ -180,9 +179,9 @@ class IncidentVectorEnv(VectorEnv):
             rows = np.flatnonzero(ended)
             final_obs = np.full(self.num_envs, None, dtype=object)
             metrics = np.full(self.num_envs, None, dtype=object)
-            for i in rows:
+            for i, ended_metrics in zip(rows, self.rows_metrics(rows)):
                 final_obs[i] = self.state.obs[i].copy()
-                metrics[i] = self.episode_metrics(int(i))
+                metrics[i] = ended_metrics
             final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
             final_masks[rows] = self.params.mask_table[rows, self.state.tier[rows] - 1, self.state.declared[rows]]
             infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
@@ -190,18 +189,31 @@ class IncidentVectorEnv(VectorEnv):
                                      "episode_metrics": metrics, "_episode_metrics": ended})
             self._reset_rows(rows, None)
         infos["action_mask"], infos["_action_mask"] = self.action_masks(), self._ones
-        obs = self.state.obs.copy() if self.copy else self.state.obs
-        return obs, res.reward, res.terminated, res.truncated, infos
+        return self._observations(), res.reward, res.terminated, res.truncated, infos
 
     def action_masks(self) -> np.ndarray:
         """(B, A) bool: the actions each row may take now, as MaskablePPO expects."""
-        return core.action_mask(self.params, self.state)
+        return core.action_mask(self.params, self.state, self.threads)
 
     def episode_metrics(self, row: int) -> dict[str, Any]:
         """Row ``row``'s episode metrics as they stand (they name the hidden fault)."""
-        return episode_metrics(self.state, row, self.scenarios[row].topology.names, self.scenarios[row].name)
+        return self.rows_metrics(np.array([row]))[0]
+
+    def rows_metrics(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """``episode_metrics`` of each of ``rows`` (read at once)."""
+        scenarios = [self.scenarios[i] for i in rows]
+        return rows_metrics(self.state, rows, [sc.topology.names for sc in scenarios], [sc.name for sc in scenarios])
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _observations(self) -> np.ndarray:
+        """The observation buffer, or a copy of it (``copy``; a large one copied on threads)."""
+        obs = self.state.obs
+        if not self.copy:
+            return obs
+        out = np.empty_like(obs)
+        run_ranges(lambda start, stop: np.copyto(out[start:stop], obs[start:stop]), row_ranges(len(obs), self.threads))
+        return out
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         """(B,) int64 actions, or ``InvalidActionError`` (as the single env's ``action_index``)."""

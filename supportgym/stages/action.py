@@ -38,6 +38,7 @@ from supportgym.contract.vocabulary import (
     SCALE_OUT_FACTOR,
     ActionKind,
 )
+from supportgym.threads import row_ranges, run_ranges
 from supportgym.world.mechanisms import ACC_BASELINE, ACC_RESTART_RELIEF, CONFIG, DEPLOY, NO_CHANGE, Defect
 from supportgym.world.params import Params
 from supportgym.world.state import State
@@ -71,10 +72,19 @@ ACTS_ON = 0.02
 RELIEVABLE = 0.1
 
 
-def allowed(p: Params, s: State) -> np.ndarray:
-    """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity."""
+def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
+    """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity (a
+    large batch in ranges of rows on up to ``threads`` threads)."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
-    _allowed_kernel(p.mask_table, s.tier, s.declared, out)
+    if threads == 1:  # a single env's every step: no ranges to build
+        _allowed_kernel(p.mask_table, s.tier, s.declared, out)
+        return out
+
+    def allowed_range(start: int, stop: int) -> None:
+        part = slice(start, stop)
+        _allowed_kernel(p.mask_table[part], s.tier[part], s.declared[part], out[part])
+
+    run_ranges(allowed_range, row_ranges(len(out), threads))
     return out
 
 

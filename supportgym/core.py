@@ -21,7 +21,7 @@ import numpy as np
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.actions import ActionTable
 from supportgym.observe import refresh_kernel
-from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row, row_weights
+from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row, weight_rows
 from supportgym.rng import STREAM_WORDS, random, read_streams, write_stream
 from supportgym.stages import action, diagnosis, triage, validation
 from supportgym.stages.action import INTERVENES, by_kind, decode_kernel, remedies_kernel
@@ -86,7 +86,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
         streams, of_row = rng, _rows(batch)
     out = StepResult(np.empty(batch), np.empty(batch, dtype=bool), np.empty(batch, dtype=bool),
                      np.empty(batch, dtype=bool), np.empty(batch, dtype=bool), np.empty(batch))
-    params, state = _param_arrays(p, batch), s.arrays()
+    params, state = _param_arrays(p), s.arrays()
     outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
     ranges = [(0, batch)] if generator else row_ranges(batch, threads)
     if len(ranges) == 1:
@@ -94,7 +94,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
     else:
         def step_range(start: int, stop: int) -> None:
             part = slice(start, stop)
-            step_kernel(tuple(a[part] for a in params), tuple(a[part] for a in state), table.kind, table.service,
+            step_kernel(params, tuple(a[part] for a in state), table.kind, table.service,
                         actions[part], streams[part], _rows(stop - start), *(a[part] for a in outputs))
 
         run_ranges(step_range, ranges)
@@ -104,10 +104,10 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
 
 
 @lru_cache(maxsize=256)
-def _param_arrays(p: Params, batch: int) -> tuple[np.ndarray, ...]:
+def _param_arrays(p: Params) -> tuple[np.ndarray, ...]:
     """``p`` as the kernel takes it, in ``ParamArrays`` order (``Params`` is frozen, so this is
     built once per parameter set)."""
-    return (*_get_params(p), row_weights(p.reward_weights, batch))
+    return (*_get_params(p), weight_rows(p.reward_weights))
 
 
 @cache
@@ -124,7 +124,8 @@ def _rows(batch: int) -> np.ndarray:
 def step_kernel(params, state, table_kind, table_service, actions, streams, of_row, reward, terminated, truncated,
                 invalid, harmful, minutes):  # pragma: no cover - compiled
     """``step`` of every row: ``params`` and ``state`` are the tuples of ``_param_arrays`` and
-    ``State.arrays()``; the outputs (B,) are ``StepResult``'s fields."""
+    ``State.arrays()`` (row b runs on parameter row ``S.param_row[b]``); the outputs (B,) are
+    ``StepResult``'s fields."""
     P, S = ParamArrays(*params), StateArrays(*state)
     batch, n = S.cache_down.shape
     rows = np.arange(batch)
@@ -132,7 +133,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     kind, target = np.empty(batch, np.int64), np.empty(batch, np.int64)
     valid, capacity_during = np.empty(batch, np.bool_), np.empty(batch)
     decode_kernel(actions, S.tier, S.declared, S.routed, S.category, S.true_team, P.mask_table, table_kind,
-                  table_service, P.validate_minutes, kind, target, valid, minutes, capacity_during)
+                  table_service, P.validate_minutes, S.param_row, kind, target, valid, minutes, capacity_during)
     validating = asking = resolving = triaging = diagnosing = remedying = disrupting = False
     for b in range(batch):
         k = kind[b]
@@ -153,16 +154,16 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     if validating:
         watched = rows[kind == VALIDATE]
         signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
-                       P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale,
-                       S.defect, S.acc_level, no_target, full_capacity, watched, table, impact, conditions)
+                       P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down,
+                       S.scale, S.defect, S.acc_level, no_target, full_capacity, watched, table, impact, conditions)
         for b in watched:
             healthy_before[b] = healthy_row(b, impact, conditions)
 
     # 1. Signal: the world moves on while the action runs (a restart takes its service down).
     advance_kernel(S.time, minutes, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
     signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
-                   P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale, S.defect,
-                   S.acc_level, target if disrupting else no_target,
+                   P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,
+                   S.defect, S.acc_level, target if disrupting else no_target,
                    capacity_during if disrupting else full_capacity, rows, table, impact, conditions)
     impact_during = impact.copy()  # users hurt while the action ran (a restart's outage included)
 
@@ -173,7 +174,8 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
         desk_kernel(S.tier, S.declared, S.routed, S.category, S.escalations, S.glob_obs)
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
     if diagnosing:
-        diagnose_kernel(kind, target, table, P.service_table, P.calls, P.metric_noise, S.acc_level, S.acc_rate,
+        diagnose_kernel(kind, target, table, P.service_table, P.calls, P.metric_noise, S.param_row, S.acc_level,
+                        S.acc_rate,
                         S.defect, S.log_decoy, S.trace_decoy, S.deploy_time, S.config_time, S.reverted, S.kb_fix,
                         S.time, S.svc_obs, S.glob_obs, S.checked_at, streams, of_row)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
@@ -190,8 +192,9 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
                 changed[count] = b
                 count += 1
         signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
-                       P.upward_calls, P.upward_callees, P.callees_first, S.load_mult, S.cache_down, S.scale,
-                       S.defect, S.acc_level, no_target, full_capacity, changed[:count], table, impact, conditions)
+                       P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down,
+                       S.scale, S.defect, S.acc_level, no_target, full_capacity, changed[:count], table, impact,
+                       conditions)
     # 5. Validation: healthy at the start and at the end of the watch; or the customer's word.
     if validating:
         for b in watched:
@@ -203,13 +206,13 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
                 ask_customer_row(b, random(streams, of_row[b]), impact, S.ticket, S.time, S.customer_answer,
                                  S.customer_time, S.glob_obs)
     # The alerts the world now raises.
-    alerts_kernel(rows, conditions, S.alert_pending, minutes, P.alert_delay, S.alert_muted, S.false_until, S.time,
-                  S.alerts, S.svc_obs)
+    alerts_kernel(rows, conditions, S.alert_pending, minutes, P.alert_delay, S.param_row, S.alert_muted,
+                  S.false_until, S.time, S.alerts, S.svc_obs)
 
     # Reward and episode ends; a resolution runs the hold window.
     ended = account_kernel(kind, minutes, impact_during, impact, tier, declared, harmful, valid, P.reward_weights,
-                           S.time, P.time_limit, S.impact_now, S.impact_minutes, S.peak_impact, S.mitigated_at,
-                           S.harmful, S.invalid, S.steps, S.episode_return, reward, truncated)
+                           S.time, P.time_limit, S.param_row, S.impact_now, S.impact_minutes, S.peak_impact,
+                           S.mitigated_at, S.harmful, S.invalid, S.steps, S.episode_return, reward, truncated)
     terminated[:] = False
     if ended:
         window, held = np.zeros(batch), np.zeros(batch, np.bool_)
@@ -217,17 +220,17 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
             closing = rows[kind == RESOLVE]
             hold_window_kernel(closing, P.post_resolution, S.impact_now, S.time, P.traffic_table, P.service_table,
                                P.present, P.load_matrix, P.redirect, P.calls, P.upward_calls, P.upward_callees,
-                               P.callees_first, S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level,
+                               P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level,
                                S.acc_rate, S.defect_timer, S.fault_type, S.fault_service, no_target, full_capacity,
                                np.empty((batch, N_SIGNALS, n)), np.empty(batch),
                                np.empty((batch, n, N_ALERT_KINDS), np.bool_), window, held)
             for b in closing:
-                record_close(b, window[b], held[b], P.post_resolution, S.time, S.impact_minutes, S.resolved_at,
-                             S.held, S.reopened)
+                record_close(b, window[b], held[b], P.post_resolution[S.param_row[b]], S.time, S.impact_minutes,
+                             S.resolved_at, S.held, S.reopened)
         for b in range(batch):  # every row, as the reward is the same sum of terms (an unended row's are 0)
             closes = kind[b] == RESOLVE
             terminated[b] = closes
-            w = P.reward_weights[b % P.reward_weights.shape[0]]
+            w = P.reward_weights[S.param_row[b]]
             extra = end_reward_row(w, closes or truncated[b], truncated[b], S.declared[b], S.declared_peak[b],
                                    S.peak_impact[b])
             if resolving:
@@ -238,7 +241,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     for b in range(batch):
         invalid[b] = not valid[b]
     refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
-                   S.alerts, P.present, invalid)
+                   S.alerts, P.present, S.param_row, invalid)
 
 
 stamp_cache(__file__, globals())

@@ -150,25 +150,26 @@ def switch_on(streams, of_row, rows, position, ranges, facts, choices, order, pi
 
 
 @kernel
-def draw_noise(streams, of_row, facts, choices, sizes, rates, picked, present, kind, calls, deploy_time,
+def draw_noise(streams, of_row, facts, choices, sizes, rates, picked, present, kind, calls, param_row, deploy_time,
                config_time, version, log_decoy, trace_decoy, alert_muted, false_until, tickets, internal_report,
                true_team, routed):  # pragma: no cover - compiled
     """The last draws of each row: red-herring changes (on internal services whose fault no change
     brought), decoys (a misleading log signature, traces blaming the wrong callee), broken alert
     rules and false alarms, the reports, and the team the ticket is routed to (the owner of the
-    first fault, or with chance ``misroute`` another)."""
+    first fault, or with chance ``misroute`` another). Row m's topology (``present`` to ``calls``)
+    is at ``param_row[m]``."""
     N = present.shape[1]
     candidates = np.empty(N, dtype=np.int64)
     callees = np.empty(N, dtype=np.int64)
     for m in range(len(of_row)):
-        r, n, faults = of_row[m], sizes[m, SIZE_SERVICES], sizes[m, SIZE_FAULTS]
+        r, n, faults, pr = of_row[m], sizes[m, SIZE_SERVICES], sizes[m, SIZE_FAULTS], param_row[m]
         count = 0
         for i in range(n):
             culprit = False
             for k in range(faults):
                 if facts[m, k, FACT_CHANGE] != NO_CHANGE and choices[m, k, picked[m, k], CHOICE_SERVICE] == i:
                     culprit = True
-            if kind[m, i] != EXTERNAL and not culprit:
+            if kind[pr, i] != EXTERNAL and not culprit:
                 candidates[count] = i
                 count += 1
         shuffle(streams, r, candidates[:count])
@@ -181,16 +182,16 @@ def draw_noise(streams, of_row, facts, choices, sizes, rates, picked, present, k
             else:
                 config_time[m, i] = when
         for i in range(n):
-            if random(streams, r) < rates[m, RATE_LOG] and kind[m, i] != EXTERNAL:
+            if random(streams, r) < rates[m, RATE_LOG] and kind[pr, i] != EXTERNAL:
                 log_decoy[m, i] = integers(streams, r, 1, N_LOG_CLASSES)
             n_callees = 0
             for j in range(N):
-                if calls[m, i, j] > 0.0:
+                if calls[pr, i, j] > 0.0:
                     callees[n_callees] = j
                     n_callees += 1
             if random(streams, r) < rates[m, RATE_TRACE] and n_callees > 1:
                 trace_decoy[m, i] = callees[integers(streams, r, 0, n_callees)]
-        break_alert_rules(streams, r, m, present[m], rates[m, RATE_MISSED_ALERT], rates[m, RATE_FALSE_ALARM],
+        break_alert_rules(streams, r, m, present[pr], rates[m, RATE_MISSED_ALERT], rates[m, RATE_FALSE_ALARM],
                           alert_muted, false_until)
         first = choices[m, 0, picked[m, 0]]
         file_reports(streams, r, m, facts[m, 0, FACT_TICKET], first[CHOICE_SERVICE], n, rates[m, RATE_TICKET_MISLEAD],

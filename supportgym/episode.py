@@ -119,10 +119,10 @@ def choose(cdf: np.ndarray, fixed: np.ndarray, streams: np.ndarray, of_row: np.n
 
 def draw_episodes(plans: EpisodePlans, p: Params, s: State, chosen: np.ndarray, streams: np.ndarray,
                   of_row: np.ndarray) -> None:
-    """Draw into ``s``, an empty batch (``p``: its parameter rows), the episode of each row ``m``:
-    scenario ``chosen[m]`` of ``plans``, from stream ``of_row[m]`` (its draws in a fixed order,
-    ``supportgym.draws``), with the world run from the first fault's onset to the last's; ready
-    for ``open_episodes``."""
+    """Draw into ``s``, an empty batch (row m's parameters: ``p`` at ``s.param_row[m]``), the
+    episode of each row ``m``: scenario ``chosen[m]`` of ``plans``, from stream ``of_row[m]`` (its
+    draws in a fixed order, ``supportgym.draws``), with the world run from the first fault's onset
+    to the last's; ready for ``open_episodes``."""
     plans.ensure(chosen)
     ranges, facts, choices = plans.fault_ranges[chosen], plans.fault_facts[chosen], plans.choices[chosen]
     sizes, rates = plans.sizes[chosen], plans.rates[chosen]
@@ -139,9 +139,9 @@ def draw_episodes(plans: EpisodePlans, p: Params, s: State, chosen: np.ndarray, 
                   s.fault_service, s.defect, s.defect_timer, s.acc_rate, s.acc_level, s.cache_down, s.load_mult,
                   s.deploy_time, s.config_time, s.version, s.culprit_change, s.reverted, s.culprit_defect,
                   s.culprit_acc, s.kb_fix)
-    draw_noise(streams, of_row, facts, choices, sizes, rates, picked, p.present, p.kind, p.calls, s.deploy_time,
-               s.config_time, s.version, s.log_decoy, s.trace_decoy, s.alert_muted, s.false_until, s.ticket,
-               s.internal_report, s.true_team, s.routed)
+    draw_noise(streams, of_row, facts, choices, sizes, rates, picked, p.present, p.kind, p.calls, s.param_row,
+               s.deploy_time, s.config_time, s.version, s.log_decoy, s.trace_decoy, s.alert_muted, s.false_until,
+               s.ticket, s.internal_report, s.true_team, s.routed)
 
 
 def cumulative_weights(weights: np.ndarray) -> np.ndarray:
@@ -152,9 +152,9 @@ def cumulative_weights(weights: np.ndarray) -> np.ndarray:
 
 
 def open_episodes(p: Params, s: State) -> State:
-    """Open the incidents of the batch ``s`` (drawn by ``draw_episodes``; ``p`` their parameter
-    rows): run the world and its alert rules to the moment the incident opens (time 0), and write
-    the first observation. Nothing is drawn, so a vector env opens all its resetting rows in one
+    """Open the incidents of the batch ``s`` (drawn by ``draw_episodes``; their parameters: ``p``
+    at ``s.param_row``): run the world and its alert rules to the moment the incident opens (time
+    0), and write the first observation. Nothing is drawn, so a vector env opens all its resetting rows in one
     call. A row already at time 0 gets one more alert update with no time passing, which changes
     nothing (the next one, below, is the same)."""
     dt = np.maximum(-s.time, 0.0)

@@ -39,28 +39,30 @@ N_KINDS = len(ServiceKind)
 def write_static(p: Params, s: State) -> None:
     """Features fixed for the episode: topology facts and the call graph, the ticket and its
     routing, an internal report, and the desk, validation and customer as they start."""
-    static_kernel(p.present, p.kind, p.service_table, p.depth, p.failover, p.calls, s.internal_report, s.ticket,
+    static_kernel(p.present, p.kind, p.service_table, p.depth, p.failover, p.calls, s.param_row, s.internal_report,
+                  s.ticket,
                   s.tier, s.declared, s.routed, s.category, s.escalations, s.customer_answer, s.svc_obs, s.glob_obs,
                   s.graph_obs)
 
 
 @kernel
-def static_kernel(present, kind, service_table, depth, failover, calls, internal_report, ticket, tier, declared,
-                  routed, category, escalations, customer_answer, svc_obs, glob_obs,
+def static_kernel(present, kind, service_table, depth, failover, calls, param_row, internal_report, ticket, tier,
+                  declared, routed, category, escalations, customer_answer, svc_obs, glob_obs,
                   graph_obs):  # pragma: no cover - compiled
-    batch, n = present.shape
+    batch, n = svc_obs.shape[0], present.shape[1]
     for b in range(batch):
+        pr = param_row[b]
         svc_obs[b] = 0.0
         glob_obs[b] = 0.0
         for i in range(n):
-            svc_obs[b, i, PRESENT_COLUMN] = 1.0 if present[b, i] else 0.0
+            svc_obs[b, i, PRESENT_COLUMN] = 1.0 if present[pr, i] else 0.0
             for k in range(N_KINDS):
-                svc_obs[b, i, KIND_COLUMN + k] = 1.0 if kind[b, i] == k else 0.0
-            svc_obs[b, i, ENTRY_COLUMN] = service_table[b, ROW_ENTRY, i]
-            svc_obs[b, i, DEPTH_COLUMN] = min(depth[b, i] / DEPTH_SCALE, 1.0)
-            svc_obs[b, i, FAILOVER_COLUMN] = 1.0 if failover[b, i] else 0.0
+                svc_obs[b, i, KIND_COLUMN + k] = 1.0 if kind[pr, i] == k else 0.0
+            svc_obs[b, i, ENTRY_COLUMN] = service_table[pr, ROW_ENTRY, i]
+            svc_obs[b, i, DEPTH_COLUMN] = min(depth[pr, i] / DEPTH_SCALE, 1.0)
+            svc_obs[b, i, FAILOVER_COLUMN] = 1.0 if failover[pr, i] else 0.0
             for j in range(n):
-                graph_obs[b, i, j] = min(max(calls[b, i, j], 0.0), 1.0)
+                graph_obs[b, i, j] = min(max(calls[pr, i, j], 0.0), 1.0)
         if internal_report[b] >= 0:
             svc_obs[b, internal_report[b], REPORT_COLUMN] = 1.0
         for c in range(N_TICKETS):
@@ -75,7 +77,7 @@ def refresh(p: Params, s: State, invalid: np.ndarray) -> None:
     the time limit, validation and customer-answer freshness, share of services alerting, and
     whether the last action was masked."""
     refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.customer_time,
-                    s.alerts, p.present, invalid)
+                    s.alerts, p.present, s.param_row, invalid)
 
 
 _encode_freshness = kernel(encode_freshness)
@@ -83,20 +85,21 @@ _encode_freshness = kernel(encode_freshness)
 
 @kernel
 def refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_time, customer_time, alerts, present,
-                    invalid):  # pragma: no cover - compiled
+                    param_row, invalid):  # pragma: no cover - compiled
     batch, n, channels = checked_at.shape
     for b in range(batch):
+        pr = param_row[b]
         firing, services = 0, 0
         for i in range(n):
             for c in range(channels):
                 svc_obs[b, i, FRESH[c]] = _encode_freshness(time[b] - checked_at[b, i, c])
-            if present[b, i]:
+            if present[pr, i]:
                 services += 1
                 for k in range(alerts.shape[2]):
                     if alerts[b, i, k]:
                         firing += 1
                         break
-        glob_obs[b, G_ELAPSED] = min(max(time[b], 0.0) / time_limit[b], 1.0)
+        glob_obs[b, G_ELAPSED] = min(max(time[b], 0.0) / time_limit[pr], 1.0)
         glob_obs[b, G_VALIDATION_FRESH] = _encode_freshness(time[b] - validation_time[b])
         glob_obs[b, G_CUSTOMER_FRESH] = _encode_freshness(time[b] - customer_time[b])
         glob_obs[b, G_ALERTS_FIRING] = firing / max(services, 1)

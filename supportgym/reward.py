@@ -13,9 +13,10 @@ At the end: - timeout_penalty if the time limit truncated the episode,
               severe one was declared on the way.
 
 The weights arrive as one array (``Params.reward_weights``) laid out by the ``W_*`` constants,
-so neither this module nor its kernel depends on the suite-file schema: (N_WEIGHTS,) for a batch
-that runs one suite (the single env), or (B, N_WEIGHTS) with a row per batch row (a vector env
-whose rows may run scenarios of different suites). ``row_weights`` gives the (B, N_WEIGHTS) view.
+so neither this module nor its kernel depends on the suite-file schema: (N_WEIGHTS,) for one
+scenario's parameters (the single env), or (K, N_WEIGHTS) with one per parameter row (a vector
+env's rows, whose scenarios may come from different suites). ``weight_rows`` gives the
+(K, N_WEIGHTS) view; batch row b reads row ``State.param_row[b]``.
 """
 
 from __future__ import annotations
@@ -42,20 +43,16 @@ N_WEIGHTS = 12
 RESOLVE = int(ActionKind.RESOLVE)
 
 
-def row_weights(weights: np.ndarray, batch: int) -> np.ndarray:
-    """(B, N_WEIGHTS), or (1, N_WEIGHTS) for weights every row shares: a view that indexes as
-    ``w[:, W_*]`` against (B,) arrays and as ``w[b % len(w)]`` in a kernel (a reshape, because
-    ``np.broadcast_to`` costs more than a whole kernel call at a batch of one)."""
-    w = weights.reshape(-1, N_WEIGHTS)
-    if len(w) not in (1, batch):
-        raise ValueError(f"reward weights for {len(w)} rows, not 1 or {batch}")
-    return w
+def weight_rows(weights: np.ndarray) -> np.ndarray:
+    """``Params.reward_weights`` as (K, N_WEIGHTS), one row per parameter row (a view): a kernel
+    reads batch row b's as ``w[param_row[b]]``."""
+    return weights.reshape(-1, N_WEIGHTS)
 
 
 @kernel
 def account_kernel(
     kind, minutes, impact_during, impact_end, tier, declared, harmful, valid, weights, time,
-    time_limit, impact_now, impact_minutes, peak_impact, mitigated_at, harmful_count, invalid_count, steps,
+    time_limit, param_row, impact_now, impact_minutes, peak_impact, mitigated_at, harmful_count, invalid_count, steps,
     episode_return, reward, truncated,
 ):  # pragma: no cover - compiled
     """The action's user impact is the trapezoid of the impact before it and at its end while
@@ -65,7 +62,8 @@ def account_kernel(
     for b in range(minutes.shape[0]):
         resolving = kind[b] == RESOLVE
         impact = minutes[b] * 0.5 * (impact_now[b] + impact_during[b])
-        w = weights[b % weights.shape[0]]  # one shared row, or one per batch row
+        pr = param_row[b]
+        w = weights[pr]
         engineer = w[W_ENGINEER + tier[b] - 1] * (w[W_SEV1] if declared[b] == 1 else 1.0)
         reward[b] = -(w[W_IMPACT] * impact + engineer * minutes[b] + w[W_HARM] * harmful[b]
                       + w[W_INVALID] * (not valid[b]))
@@ -75,7 +73,7 @@ def account_kernel(
         peak_impact[b] = max(peak_impact[b], impact_end[b])
         if not resolving and math.isnan(mitigated_at[b]) and impact_end[b] < MITIGATED_IMPACT:
             mitigated_at[b] = time[b]
-        truncated[b] = not resolving and time[b] >= time_limit[b]
+        truncated[b] = not resolving and time[b] >= time_limit[pr]
         ended += resolving or truncated[b]
         harmful_count[b] += harmful[b]
         invalid_count[b] += not valid[b]
@@ -93,10 +91,10 @@ def resolution_reward_row(w, resolving, held, window_impact_minutes, unconfirmed
 def end_reward(weights: np.ndarray, ended: np.ndarray, truncated: np.ndarray, declared: np.ndarray,
                declared_peak: np.ndarray, peak_impact: np.ndarray) -> np.ndarray:
     """Timeout penalty, and the severity penalty: the final declaration is wrong, or a more severe
-    level was declared on the way (paging people to buy a fast hand-off is not free)."""
-    w = row_weights(weights, len(ended))
-    return np.array([end_reward_row(w[b % len(w)], ended[b], truncated[b], declared[b], declared_peak[b],
-                                    peak_impact[b]) for b in range(len(ended))])
+    level was declared on the way (paging people to buy a fast hand-off is not free). ``weights``
+    (N_WEIGHTS,): the same for every row."""
+    return np.array([end_reward_row(weights, ended[b], truncated[b], declared[b], declared_peak[b], peak_impact[b])
+                     for b in range(len(ended))])
 
 
 _true_severity = kernel(true_severity)

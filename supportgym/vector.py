@@ -7,9 +7,11 @@ same actions, across its autoresets: each row has its own random stream (``suppo
 state of the generator a single env seeded like it would hold, drawn from in compiled code), and a
 row draws its scenario and episode the way ``IncidentEnv.reset`` does.
 
-* Rows may run different scenarios: ``params`` is a stacked ``Params`` whose rows are the
-  per-scenario B = 1 parameters (cached per scenario; only the rows that reset into another
-  scenario are rewritten), with per-row reward weights (``reward.row_weights``).
+* Rows may run different scenarios: ``params`` stacks the parameters (reward weights included)
+  of the scenarios the rows run, each once, and row b reads its scenario's at
+  ``state.param_row[b]``, so 4,096 rows of a 32-scenario suite share 32 parameter rows (cache
+  and memory). A parameter row no row runs any more is reused for the next new scenario, so
+  there are never more than ``num_envs`` of them, whatever the suite's size.
 * Autoreset mode is ``AutoresetMode.SAME_STEP`` (``metadata["autoreset_mode"]``), the one SB3
   expects: the step that ends a row returns its reward and ``terminated``/``truncated``, the
   *new* episode's first observation and mask, and the ended episode's last observation in
@@ -100,13 +102,12 @@ class IncidentVectorEnv(VectorEnv):
         first = self._single.scenario
         B = self.num_envs
         self.scenarios: list[Scenario] = [first] * B
-        # Writable buffers behind ``params``: its arrays are read-only views of them, so writing a
-        # row here updates ``params`` in place.
-        p0 = self._single.params
-        self._param_buffers = {name: np.repeat(getattr(p0, name), B, axis=0) for name in _PARAM_FIELDS
-                               if name != "reward_weights"}
-        self._param_buffers["reward_weights"] = np.repeat(p0.reward_weights.reshape(1, N_WEIGHTS), B, axis=0)
-        self.params = Params(**{name: buffer.view() for name, buffer in self._param_buffers.items()})
+        # Parameter row k holds the scenario ``self._held[k]`` (a suite index, -1 none); the
+        # writable buffers behind ``params`` (read-only views of them) grow by doubling.
+        self._param_buffers: dict[str, np.ndarray] = {}
+        self._held = np.zeros(0, dtype=np.int64)
+        self._grow_params(1)
+        self._load(0, self._single.scenario_index(first))
         self.state = State.empty(B, self.table.max_services)
         # Row i's random stream (``supportgym.rng``): the state of the generator a single env seeded
         # like row i would hold, drawn from in compiled code (steps and resets).
@@ -183,7 +184,8 @@ class IncidentVectorEnv(VectorEnv):
                 final_obs[i] = self.state.obs[i].copy()
                 metrics[i] = ended_metrics
             final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
-            final_masks[rows] = self.params.mask_table[rows, self.state.tier[rows] - 1, self.state.declared[rows]]
+            s = self.state
+            final_masks[rows] = self.params.mask_table[s.param_row[rows], s.tier[rows] - 1, s.declared[rows]]
             infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
                          final_info={"action_mask": final_masks, "_action_mask": ended,
                                      "episode_metrics": metrics, "_episode_metrics": ended})
@@ -233,24 +235,63 @@ class IncidentVectorEnv(VectorEnv):
         fixed = np.full(len(rows), single.scenario_index(scenario))
         chosen = choose(single._cdf, fixed, self._streams, rows)
         scenarios = single.suite.scenarios
-        moved = [int(i) for i, index in zip(rows, chosen) if scenarios[index] is not self.scenarios[i]]
-        if moved:
-            for i, index in zip(rows, chosen):
-                self.scenarios[i] = scenarios[index]
-            rows_params = [single._params_of(self.scenarios[i]) for i in moved]
-            for name, buffer in self._param_buffers.items():
-                if name == "reward_weights":
-                    buffer[moved] = np.stack([p.reward_weights for p in rows_params])
-                else:
-                    buffer[moved] = np.concatenate([getattr(p, name) for p in rows_params])
-        # The rows open together: one batch of the resetting rows, with their parameter rows.
-        p_rows = self.params.take(rows)
+        for i, index in zip(rows, chosen):
+            self.scenarios[i] = scenarios[index]
+        # The rows open together: one batch of the resetting rows, on their scenarios' parameter rows.
         opening = State.empty(len(rows), self.table.max_services)
-        draw_episodes(single.plans, p_rows, opening, chosen, self._streams, rows)
+        opening.param_row[:] = self._param_rows(rows, chosen)
+        draw_episodes(single.plans, self.params, opening, chosen, self._streams, rows)
         tiers = self.start_tiers[rows]
         opening.tier[tiers > 0] = tiers[tiers > 0]
-        open_episodes(p_rows, opening)
+        open_episodes(self.params, opening)
         self.state.put(rows, opening)
+
+    def _param_rows(self, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """The parameter row of each scenario ``chosen`` (suite indices) that ``rows`` reset into:
+        the row already holding it, else one no other row runs (growing ``params`` when none is
+        free), loaded with it."""
+        slots = len(self._held)
+        others = np.bincount(self.state.param_row, minlength=slots)
+        if self._started:  # before the first reset every row is about to be reset
+            others -= np.bincount(self.state.param_row[rows], minlength=slots)
+        taken = others > 0
+        where = {int(index): k for k, index in enumerate(self._held) if index >= 0}
+        out = np.empty(len(chosen), dtype=np.int64)
+        for m, index in enumerate(chosen.tolist()):
+            k = where.get(index)
+            if k is None:
+                free = np.flatnonzero(~taken)
+                if len(free) == 0:
+                    self._grow_params(2 * len(self._held))
+                    taken = np.concatenate([taken, np.zeros(len(self._held) - len(taken), bool)])
+                    free = np.flatnonzero(~taken)
+                k = int(free[0])
+                if self._held[k] >= 0:
+                    del where[int(self._held[k])]
+                self._load(k, index)
+                where[index] = k
+            taken[k] = True
+            out[m] = k
+        return out
+
+    def _load(self, k: int, index: int) -> None:
+        """Write scenario ``index``'s parameters into parameter row ``k``."""
+        p = self._single._params_at(index)
+        for name, buffer in self._param_buffers.items():
+            buffer[k] = getattr(p, name)[0] if name != "reward_weights" else p.reward_weights
+        self._held[k] = index
+
+    def _grow_params(self, size: int) -> None:
+        """Room for ``size`` parameter rows (the rows held so far kept in place)."""
+        p0, held = self._single.params, len(self._held)
+        for name in _PARAM_FIELDS:
+            value = p0.reward_weights.reshape(1, N_WEIGHTS) if name == "reward_weights" else getattr(p0, name)
+            grown = np.zeros((size, *value.shape[1:]), dtype=value.dtype)
+            if held:
+                grown[:held] = self._param_buffers[name]
+            self._param_buffers[name] = grown
+        self._held = np.concatenate([self._held, np.full(size - held, -1, dtype=np.int64)])
+        self.params = Params(**{name: buffer.view() for name, buffer in self._param_buffers.items()})
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: no subprocesses, no files."""

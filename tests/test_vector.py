@@ -91,7 +91,8 @@ def test_the_scenario_draw_is_generator_choice(weights):
     assert choose(cdf, np.array([0, -1]), streams, np.zeros(2, dtype=np.int64))[0] == 0  # fixed: no draw
 
 
-def test_stacked_params_follow_each_rows_scenario():
+def test_rows_read_their_scenarios_shared_parameter_rows():
+    """Each row's parameter row holds its scenario's parameters; rows of one scenario share it."""
     venv = IncidentVectorEnv(num_envs=6, suite="standard")
     venv.reset(seed=2)
     pick = np.random.default_rng(1)
@@ -100,11 +101,32 @@ def test_stacked_params_follow_each_rows_scenario():
         _, _, _, _, info = venv.step(_pick(pick, info["action_mask"]))
     single = venv._single
     for i, scenario in enumerate(venv.scenarios):
-        own = single._params_of(scenario)
-        np.testing.assert_array_equal(venv.params.calls[i], own.calls[0])
-        np.testing.assert_array_equal(venv.params.mask_table[i], own.mask_table[0])
-        np.testing.assert_array_equal(venv.params.reward_weights[i], own.reward_weights)
-    assert venv.params.reward_weights.shape == (6, venv.params.reward_weights.shape[1])
+        own, k = single._params_of(scenario), venv.state.param_row[i]
+        for name in ("calls", "mask_table", "service_table", "time_limit"):
+            np.testing.assert_array_equal(getattr(venv.params, name)[k], getattr(own, name)[0])
+        np.testing.assert_array_equal(venv.params.reward_weights[k], own.reward_weights)
+    held = {venv.scenarios[i].name: venv.state.param_row[i] for i in range(6)}
+    assert len(set(held.values())) == len(held)  # one parameter row per scenario run
+
+
+def test_parameter_rows_are_reused_and_never_more_than_the_rows(tmp_path):
+    """A suite of many scenarios: rows keep moving to new ones, parameter rows no row runs any more
+    are reloaded, and the rows still equal single envs seeded like them."""
+    path = tmp_path / "many.yaml"
+    path.write_text("name: many\ngenerators:\n  - {seed: 5, count: 40, services: [5, 9]}\n")
+    B = 3
+    venv = IncidentVectorEnv(num_envs=B, suite=str(path))
+    singles = [IncidentEnv(str(path)) for _ in range(B)]
+    obs, _ = venv.reset(seed=4)
+    for i, env in enumerate(singles):
+        np.testing.assert_array_equal(obs[i], env.reset(seed=4 + i)[0])
+    loads = []
+    original = venv._load
+    venv._load = lambda k, index: (loads.append(k), original(k, index))
+    assert lockstep(venv, singles, 150, pick_seed=6) >= 3 * B
+    assert len(loads) >= 2 * B and len(set(loads)) < len(loads)  # rows reloaded, not grown per scenario
+    assert venv.params.calls.shape[0] <= 2 * B and len(venv._held) <= 2 * B
+    assert len(np.flatnonzero(venv._held >= 0)) <= B + 1
 
 
 @pytest.mark.parametrize("mode", [None, "vector_entry_point"])

@@ -77,33 +77,34 @@ def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
     large batch in ranges of rows on up to ``threads`` threads)."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
     if threads == 1:  # a single env's every step: no ranges to build
-        _allowed_kernel(p.mask_table, s.tier, s.declared, out)
+        _allowed_kernel(p.mask_table, s.param_row, s.tier, s.declared, out)
         return out
 
     def allowed_range(start: int, stop: int) -> None:
         part = slice(start, stop)
-        _allowed_kernel(p.mask_table[part], s.tier[part], s.declared[part], out[part])
+        _allowed_kernel(p.mask_table, s.param_row[part], s.tier[part], s.declared[part], out[part])
 
     run_ranges(allowed_range, row_ranges(len(out), threads))
     return out
 
 
 @kernel
-def _allowed_kernel(mask_table, tier, declared, out):  # pragma: no cover - compiled
+def _allowed_kernel(mask_table, param_row, tier, declared, out):  # pragma: no cover - compiled
     for b in range(out.shape[0]):
-        out[b] = mask_table[b, tier[b] - 1, declared[b]]
+        out[b] = mask_table[param_row[b], tier[b] - 1, declared[b]]
 
 
 @kernel
 def decode_kernel(actions, tier, declared, routed, category, true_team, mask_table, table_kind, table_service,
-                   validate_minutes, kind, target, valid, minutes, capacity_during):  # pragma: no cover - compiled
+                  validate_minutes, param_row, kind, target, valid, minutes,
+                  capacity_during):  # pragma: no cover - compiled
     """Kind (NOOP if masked), target, minutes it takes, and the capacity its target keeps while
     it runs. An escalation's hand-off is slower while the ticket is misrouted or misfiled
     (``stages.triage``). Returns how many were masked."""
     masked = 0
     for b in range(actions.shape[0]):
         a = actions[b]
-        ok = mask_table[b, tier[b] - 1, declared[b], a]
+        ok = mask_table[param_row[b], tier[b] - 1, declared[b], a]
         k = table_kind[a] if ok else NOOP
         valid[b] = ok
         kind[b] = k
@@ -120,7 +121,7 @@ def decode_kernel(actions, tier, declared, routed, category, true_team, mask_tab
             elif category[b] != true_team[b]:
                 minutes[b] += MISFILED_MINUTES
         elif k == VALIDATE:
-            minutes[b] = validate_minutes[b]
+            minutes[b] = validate_minutes[param_row[b]]
         else:
             minutes[b] = ACTION_MINUTES[k]
         capacity_during[b] = CAPACITY_DURING[k]

@@ -106,27 +106,28 @@ KB_SEARCHED_COLUMN, KB_MATCHED_COLUMN = GF["kb_searched"], GF["kb_matched"]
 
 
 @kernel
-def diagnose_kernel(kind, target, sig, service_table, calls, noise, acc_level, acc_rate, defect, log_decoy,
+def diagnose_kernel(kind, target, sig, service_table, calls, noise, param_row, acc_level, acc_rate, defect, log_decoy,
                      trace_decoy, deploy_time, config_time, reverted, kb_fix, time, svc_obs, glob_obs, checked_at,
                      streams, of_row):  # pragma: no cover - compiled
-    """Each row's check of its target: a reading written into the observation, stamped with the time."""
+    """Each row's check of its target: a reading written into the observation, stamped with the time
+    (row b's parameters, ``service_table`` to ``noise``, at ``param_row[b]``)."""
     normals = np.empty(N_METRICS)
     strength = np.empty(N_LOG_CLASSES)
     for b in range(kind.shape[0]):
-        k, i, now = kind[b], target[b], time[b]
+        k, i, now, pr = kind[b], target[b], time[b], param_row[b]
         if k == CHECK_METRICS:
             for v in range(N_METRICS):
                 normals[v] = standard_normal(streams, of_row[b])
-            _metrics_row(b, i, sig, service_table, acc_level, acc_rate, defect, noise, normals, svc_obs)
+            _metrics_row(b, pr, i, sig, service_table, acc_level, acc_rate, defect, noise, normals, svc_obs)
             checked_at[b, i, METRICS_CH] = now
         elif k == CHECK_LOGS:
-            _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength)
+            _log_strength_row(b, pr, i, sig, calls, acc_level, defect, log_decoy, strength)
             shown = LOG_NORMAL if strength.max() < LOG_VISIBLE else strength.argmax()
             for c in range(N_LOG_CLASSES):
                 svc_obs[b, i, LOGS_COLUMN + c] = 1.0 if c == shown else 0.0
             checked_at[b, i, LOGS_CH] = now
         elif k == CHECK_TRACES:
-            hop, origin = _trace_step(b, i, sig, calls, service_table, trace_decoy)
+            hop, origin = _trace_step(b, pr, i, sig, calls, service_table, trace_decoy)
             svc_obs[b, i, TRACE_ORIGIN_COLUMN] = 1.0 if origin else 0.0
             if hop >= 0:
                 svc_obs[b, hop, TRACE_POINTS_COLUMN] = 1.0
@@ -145,7 +146,7 @@ def diagnose_kernel(kind, target, sig, service_table, calls, noise, acc_level, a
             glob_obs[b, KB_SEARCHED_COLUMN] = 1.0
             glob_obs[b, KB_MATCHED_COLUMN] = 1.0 if matched else 0.0
         elif k == REPRODUCE:
-            failed, hop = _reproduction(b, i, sig, calls, service_table, trace_decoy, noise,
+            failed, hop = _reproduction(b, pr, i, sig, calls, service_table, trace_decoy, noise,
                                         standard_normal(streams, of_row[b]))
             svc_obs[b, i, REPRO_FAILED_COLUMN] = failed
             for j in range(svc_obs.shape[1]):  # the latest reproduction replaces the hop of any earlier one
@@ -164,10 +165,11 @@ METRIC_COLUMN = METRIC.start
 
 
 @kernel
-def _metrics_row(b, i, sig, service_table, acc_level, acc_rate, defect, noise, normals,
+def _metrics_row(b, pr, i, sig, service_table, acc_level, acc_rate, defect, noise, normals,
                  svc_obs):  # pragma: no cover - compiled
-    """Metrics of service i: error rate, latency, utilisation, memory/pool/disk levels, request rate
-    and the resource trends, each with relative noise ``noise[b]`` (``normals``: one draw each)."""
+    """Metrics of service i of row b (parameter row ``pr``): error rate, latency, utilisation,
+    memory/pool/disk levels, request rate and the resource trends, each with relative noise
+    ``noise[pr]`` (``normals``: one draw each)."""
     # requests failing a TLS handshake never reach the service: its request rate drops
     reaching = 1.0 - defect[b, i, CERT_EXPIRED]
     values = np.empty(N_METRICS)
@@ -177,18 +179,18 @@ def _metrics_row(b, i, sig, service_table, acc_level, acc_rate, defect, noise, n
     values[M_MEMORY] = acc_level[b, i, MEMORY]
     values[M_POOL] = acc_level[b, i, POOL]
     values[M_DISK] = acc_level[b, i, DISK]
-    values[M_REQUEST_RATE] = _encode_request_rate(sig[b, SIG_LOAD, i] * reaching / service_table[b, ROW_BASE_LOAD, i])
+    values[M_REQUEST_RATE] = _encode_request_rate(sig[b, SIG_LOAD, i] * reaching / service_table[pr, ROW_BASE_LOAD, i])
     values[M_MEMORY_TREND] = _encode_trend(acc_rate[b, i, MEMORY])
     values[M_RESOURCE_TREND] = _encode_trend(max(acc_rate[b, i, POOL], acc_rate[b, i, DISK]))
     for v in range(N_METRICS):
-        x = values[v] * (1.0 + noise[b] * normals[v])
+        x = values[v] * (1.0 + noise[pr] * normals[v])
         svc_obs[b, i, METRIC_COLUMN + v] = min(max(x, 0.0), 1.0)
 
 
 def log_strengths(p: Params, s: State, sig: Signals, r: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(len(r), N_LOG_CLASSES) How strongly each signature shows in the logs of each t (no noise)."""
     strength = np.empty((len(r), N_LOG_CLASSES))
-    _log_strength_kernel(r, t, sig.table, p.calls, s.acc_level, s.defect, s.log_decoy, strength)
+    _log_strength_kernel(r, t, sig.table, p.calls, s.param_row, s.acc_level, s.defect, s.log_decoy, strength)
     return strength
 
 
@@ -199,7 +201,8 @@ def _badness(sig, b, j):  # pragma: no cover - compiled
 
 
 @kernel
-def _log_strength_kernel(rows, targets, sig, calls, acc_level, defect, log_decoy, out):  # pragma: no cover - compiled
+def _log_strength_kernel(rows, targets, sig, calls, param_row, acc_level, defect, log_decoy,
+                         out):  # pragma: no cover - compiled
     """How strongly each log signature shows in each target's logs, into ``out`` (rows, classes).
 
     Own signatures come from the service's defects and filled resources, overload and being
@@ -207,12 +210,13 @@ def _log_strength_kernel(rows, targets, sig, calls, acc_level, defect, log_decoy
     where the callee has it, and generic errors/timeouts in proportion to how bad it is.
     """
     for m in range(rows.shape[0]):
-        _log_strength_row(rows[m], targets[m], sig, calls, acc_level, defect, log_decoy, out[m])
+        _log_strength_row(rows[m], param_row[rows[m]], targets[m], sig, calls, acc_level, defect, log_decoy, out[m])
 
 
 @kernel
-def _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength):  # pragma: no cover - compiled
-    """How strongly each log signature shows in service i's logs, into ``strength`` (classes,)."""
+def _log_strength_row(b, pr, i, sig, calls, acc_level, defect, log_decoy, strength):  # pragma: no cover - compiled
+    """How strongly each log signature shows in service i's logs (row b, parameter row ``pr``),
+    into ``strength`` (classes,)."""
     strength[:] = 0.0
     for d in range(defect.shape[2]):
         strength[DEFECT_OWN_LOG[d]] += defect[b, i, d] * OWN_LOG_WEIGHT[d]
@@ -222,7 +226,7 @@ def _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength):
     strength[LOG_HIGH_LOAD] += max(sig[b, SIG_UTILISATION, i] - LOG_HIGH_LOAD_FROM, 0.0)
     strength[LOG_PROCESS_DOWN] += sig[b, SIG_DOWN, i]
     for j in range(calls.shape[2]):
-        w = calls[b, i, j]
+        w = calls[pr, i, j]
         if w == 0.0:
             continue
         strength[LOG_DEPENDENCY_ERRORS] += w * _badness(sig, b, j)
@@ -234,14 +238,14 @@ def _log_strength_row(b, i, sig, calls, acc_level, defect, log_decoy, strength):
 
 
 @kernel
-def _trace_step(b, i, sig, calls, service_table, trace_decoy):  # pragma: no cover - compiled
-    """What a trace through service i of row b shows: (the called service the trouble comes from
+def _trace_step(b, pr, i, sig, calls, service_table, trace_decoy):  # pragma: no cover - compiled
+    """What a trace through service i of row b (parameter row ``pr``) shows: (the called service the trouble comes from
     or -1, whether it starts here). A service with a trace decoy blames that callee."""
-    own_slowdown = sig[b, SIG_LATENCY_OWN, i] / service_table[b, ROW_BASE_LATENCY, i] - 1.0
+    own_slowdown = sig[b, SIG_LATENCY_OWN, i] / service_table[pr, ROW_BASE_LATENCY, i] - 1.0
     own = sig[b, SIG_ERR_OWN, i] + min(max(own_slowdown, 0.0), SLOWDOWN_CAP) / SLOWDOWN_CAP
     best, best_j = 0.0, -1
     for j in range(calls.shape[2]):
-        w = calls[b, i, j]
+        w = calls[pr, i, j]
         if w == 0.0:
             continue
         contrib = w * _badness(sig, b, j)
@@ -256,17 +260,17 @@ def _trace_step(b, i, sig, calls, service_table, trace_decoy):  # pragma: no cov
 
 
 @kernel
-def _reproduction(b, i, sig, calls, service_table, trace_decoy, noise, normal):  # pragma: no cover - compiled
-    """A synthetic request through entry service i: (the share of such requests that fail or
-    breach the SLO there, with the metric noise times ``normal``; the hop where the failure
+def _reproduction(b, pr, i, sig, calls, service_table, trace_decoy, noise, normal):  # pragma: no cover - compiled
+    """A synthetic request through entry service i of row b (parameter row ``pr``): (the share of
+    such requests that fail or breach the SLO there, with the metric noise times ``normal``; the hop where the failure
     starts, -1 none, found by following the trace from i hop by hop, so trace decoys mislead it)."""
     errors = sig[b, SIG_ERR, i]
-    latency = sig[b, SIG_LATENCY_RATIO, i] * service_table[b, ROW_HEALTHY_LATENCY, i]
-    share = errors + (1.0 - errors) * (latency > service_table[b, ROW_SLO_LATENCY, i])
-    failed = min(max(share * (1.0 + noise[b] * normal), 0.0), 1.0)
+    latency = sig[b, SIG_LATENCY_RATIO, i] * service_table[pr, ROW_HEALTHY_LATENCY, i]
+    share = errors + (1.0 - errors) * (latency > service_table[pr, ROW_SLO_LATENCY, i])
+    failed = min(max(share * (1.0 + noise[pr] * normal), 0.0), 1.0)
     hop = -1
     for _ in range(calls.shape[1]):  # a call path visits each service at most once
-        nxt, starts_here = _trace_step(b, i, sig, calls, service_table, trace_decoy)
+        nxt, starts_here = _trace_step(b, pr, i, sig, calls, service_table, trace_decoy)
         if starts_here:
             hop = i
         if nxt < 0:

@@ -124,19 +124,20 @@ def signals(p: Params, s: State) -> Signals:
     out = Signals(batch, n)
     target, capacity = no_target(batch)  # no service loses capacity
     signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
-                   p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down, s.scale, s.defect,
-                   s.acc_level, target, capacity, _all_rows(batch), out.table, out.impact, out.conditions)
+                   p.upward_calls, p.upward_callees, p.callees_first, s.param_row, s.load_mult, s.cache_down, s.scale,
+                   s.defect, s.acc_level, target, capacity, _all_rows(batch), out.table, out.impact, out.conditions)
     return out
 
 
 @kernel
 def signals_kernel(
     time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, upward_callees,
-    callees_first, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows, out, impact,
-    conditions,
+    callees_first, param_row, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows,
+    out, impact, conditions,
 ):  # pragma: no cover - compiled
     """Fill ``out`` (B, N_SIGNALS, N), ``impact`` (B,) and ``conditions`` (B, N, 4) at ``rows``
     (indices: a row's signals depend on that row alone), the other rows untouched; see ``signals``.
+    Row ``b`` reads its parameters (the arguments up to ``callees_first``) at ``param_row[b]``.
     ``during_capacity`` (B,) scales the capacity of service ``during_target`` (B,) while an action
     runs on it (0 = down for a restart; target -1: none).
 
@@ -148,17 +149,19 @@ def signals_kernel(
     raw = np.empty(n)
     dead = np.empty(n, np.int64)  # the row's dead caches, in index order
     for b in rows:
-        entry, base_load, capacity = service_table[b, ROW_ENTRY], service_table[b, ROW_BASE_LOAD], \
-            service_table[b, ROW_CAPACITY]
-        base_latency, slo_latency = service_table[b, ROW_BASE_LATENCY], service_table[b, ROW_SLO_LATENCY]
-        healthy_latency = service_table[b, ROW_HEALTHY_LATENCY]
+        pr = param_row[b]
+        entry, base_load, capacity = service_table[pr, ROW_ENTRY], service_table[pr, ROW_BASE_LOAD], \
+            service_table[pr, ROW_CAPACITY]
+        base_latency, slo_latency = service_table[pr, ROW_BASE_LATENCY], service_table[pr, ROW_SLO_LATENCY]
+        healthy_latency = service_table[pr, ROW_HEALTHY_LATENCY]
         load, util, err_own, lat_own = out[b, SIG_LOAD], out[b, SIG_UTILISATION], out[b, SIG_ERR_OWN], \
             out[b, SIG_LATENCY_OWN]
         err, latency, ratio = out[b, SIG_ERR], out[b, SIG_LATENCY], out[b, SIG_LATENCY_RATIO]
         saturation, down = out[b, SIG_SATURATION], out[b, SIG_DOWN]
         # the daily traffic curve; a spike injects load at one service
-        hour = traffic_table[b, TRAFFIC_START_HOUR] + time[b] / 60.0
-        traffic = 1.0 + traffic_table[b, TRAFFIC_AMPLITUDE] * math.sin((hour - TRAFFIC_RISE_HOUR) * 2.0 * math.pi / 24.0)
+        hour = traffic_table[pr, TRAFFIC_START_HOUR] + time[b] / 60.0
+        daily = math.sin((hour - TRAFFIC_RISE_HOUR) * 2.0 * math.pi / 24.0)
+        traffic = 1.0 + traffic_table[pr, TRAFFIC_AMPLITUDE] * daily
         # load flows down the calls; a dead cache sends its hits to the database it fronts
         for j in range(n):
             raw[j] = entry[j] * traffic + base_load[j] * (load_mult[b, j] - 1.0)
@@ -166,11 +169,11 @@ def signals_kernel(
         for i in range(n):
             if raw[i] != 0.0:
                 for j in range(n):
-                    load[j] += raw[i] * load_matrix[b, i, j]
+                    load[j] += raw[i] * load_matrix[pr, i, j]
         for i in range(n):
             if cache_down[b, i] > 0.0:
                 for j in range(n):
-                    load[j] += load[i] * cache_down[b, i] * redirect[b, i, j]
+                    load[j] += load[i] * cache_down[b, i] * redirect[pr, i, j]
         for i in range(n):
             e_def, l_def, cap_lost = 0.0, 0.0, 0.0
             for d in range(defect.shape[2]):
@@ -206,20 +209,20 @@ def signals_kernel(
                 dead[n_dead] = i
                 n_dead += 1
         for idx in range(n):
-            j = callees_first[b, idx]
+            j = callees_first[pr, idx]
             e, lat = err_own[j], lat_own[j]
             for t in range(n):
-                d = upward_callees[b, j, t]
+                d = upward_callees[pr, j, t]
                 if d < 0:
                     break
-                w = upward_calls[b, j, d]
+                w = upward_calls[pr, j, d]
                 e += w * err[d]
                 lat += w * latency[d]
             for k in range(n_dead):  # the hits of a dead cache now wait on its database
                 c = dead[k]
-                if calls[b, j, c] > 0.0:
+                if calls[pr, j, c] > 0.0:
                     for d in range(n):
-                        w = calls[b, j, c] * redirect[b, c, d]
+                        w = calls[pr, j, c] * redirect[pr, c, d]
                         if w != 0.0:
                             e += w * err[d]
                             lat += w * latency[d]
@@ -230,17 +233,17 @@ def signals_kernel(
             if entry[j] > 0.0:
                 breach = min(max(lat / slo_latency[j] - 1.0, 0.0), 1.0)
                 impact[b] += entry[j] * (e + (1.0 - e) * breach)
-            conditions[b, j, ALERT_ERRORS] = present[b, j] and e > ALERT_THRESHOLDS[ALERT_ERRORS]
-            conditions[b, j, ALERT_LATENCY] = present[b, j] and ratio[j] > ALERT_THRESHOLDS[ALERT_LATENCY]
-            conditions[b, j, ALERT_SATURATION] = present[b, j] and saturation[j] > ALERT_THRESHOLDS[ALERT_SATURATION]
-            conditions[b, j, ALERT_DOWN] = present[b, j] and down[j] > ALERT_THRESHOLDS[ALERT_DOWN]
+            conditions[b, j, ALERT_ERRORS] = present[pr, j] and e > ALERT_THRESHOLDS[ALERT_ERRORS]
+            conditions[b, j, ALERT_LATENCY] = present[pr, j] and ratio[j] > ALERT_THRESHOLDS[ALERT_LATENCY]
+            conditions[b, j, ALERT_SATURATION] = present[pr, j] and saturation[j] > ALERT_THRESHOLDS[ALERT_SATURATION]
+            conditions[b, j, ALERT_DOWN] = present[pr, j] and down[j] > ALERT_THRESHOLDS[ALERT_DOWN]
 
 
 def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
-    alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.alert_muted, s.false_until,
-                  s.time, s.alerts, s.svc_obs)
+    alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.param_row, s.alert_muted,
+                  s.false_until, s.time, s.alerts, s.svc_obs)
 
 
 def warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
@@ -252,28 +255,28 @@ def warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
     target, capacity = no_target(batch)
     sig = Signals(batch, n)  # written and read at the moving rows only
     warm_up_kernel(rows[dt[rows] > 0], dt, s.time, p.traffic_table, p.service_table, p.present, p.load_matrix,
-                   p.redirect, p.calls, p.upward_calls, p.upward_callees, p.callees_first, s.load_mult, s.cache_down,
-                   s.scale, s.defect, s.acc_level, s.acc_rate, s.defect_timer, target, capacity, s.alert_pending,
-                   p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, sig.table, sig.impact,
-                   sig.conditions)
+                   p.redirect, p.calls, p.upward_calls, p.upward_callees, p.callees_first, s.param_row, s.load_mult,
+                   s.cache_down, s.scale, s.defect, s.acc_level, s.acc_rate, s.defect_timer, target, capacity,
+                   s.alert_pending, p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, sig.table,
+                   sig.impact, sig.conditions)
 
 
 @kernel
 def warm_up_kernel(rows, dt, time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
-                   upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, acc_rate,
+                   upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level, acc_rate,
                    defect_timer, target, capacity, pending, delay, muted, false_until, alerts, svc_obs, table, impact,
                    conditions):  # pragma: no cover - compiled
     for m in range(rows.shape[0]):
         b, one = rows[m], rows[m:m + 1]
         advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
         signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
-                       upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
-                       capacity, one, table, impact, conditions)
-        alerts_kernel(one, conditions, pending, dt, delay, muted, false_until, time, alerts, svc_obs)
+                       upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level,
+                       target, capacity, one, table, impact, conditions)
+        alerts_kernel(one, conditions, pending, dt, delay, param_row, muted, false_until, time, alerts, svc_obs)
 
 
 @kernel
-def alerts_kernel(rows, conditions, pending, dt, delay, muted, false_until, time, alerts,
+def alerts_kernel(rows, conditions, pending, dt, delay, param_row, muted, false_until, time, alerts,
                   svc_obs):  # pragma: no cover - compiled
     n, kinds = conditions.shape[1], conditions.shape[2]
     for b in rows:
@@ -283,7 +286,7 @@ def alerts_kernel(rows, conditions, pending, dt, delay, muted, false_until, time
                     pending[b, i, k] += dt[b]
                 else:
                     pending[b, i, k] = 0.0
-                firing = (conditions[b, i, k] and pending[b, i, k] >= delay[b] and not muted[b, i, k]) or (
+                firing = (conditions[b, i, k] and pending[b, i, k] >= delay[param_row[b]] and not muted[b, i, k]) or (
                     false_until[b, i, k] > time[b]
                 )
                 alerts[b, i, k] = firing

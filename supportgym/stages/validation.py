@@ -100,25 +100,25 @@ def write_customer_row(b, customer_answer, glob_obs):  # pragma: no cover - comp
 
 @kernel
 def hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, present, load_matrix,
-                        redirect, calls, upward_calls, upward_callees, callees_first, load_mult, cache_down, scale,
-                        defect, acc_level, acc_rate, defect_timer, fault_type, fault_service, target, capacity, table,
-                        impact, conditions, total, held):  # pragma: no cover - compiled
+                        redirect, calls, upward_calls, upward_callees, callees_first, param_row, load_mult, cache_down,
+                        scale, defect, acc_level, acc_rate, defect_timer, fault_type, fault_service, target, capacity,
+                        table, impact, conditions, total, held):  # pragma: no cover - compiled
     """Each row of ``rows`` through its window: HOLD_WINDOW_STEPS equal steps of the world, the
     impact integrated by the trapezoid rule and its worst value checked at each."""
     for m in range(rows.shape[0]):
         b, one = rows[m], rows[m:m + 1]
-        chunk = post_resolution[b] / HOLD_WINDOW_STEPS
+        chunk = post_resolution[param_row[b]] / HOLD_WINDOW_STEPS
         signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
-                        upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
-                        capacity, one, table, impact, conditions)
+                        upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level,
+                        target, capacity, one, table, impact, conditions)
         active = _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level, cache_down, table)
         previous = impact_now[b]
         worst, window = previous, 0.0
         for _ in range(HOLD_WINDOW_STEPS):
             advance_row(b, chunk, time, acc_level, acc_rate, defect, defect_timer)
             signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
-                            upward_callees, callees_first, load_mult, cache_down, scale, defect, acc_level, target,
-                            capacity, one, table, impact, conditions)
+                            upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect,
+                            acc_level, target, capacity, one, table, impact, conditions)
             window += chunk * 0.5 * (previous + impact[b])
             worst = max(worst, impact[b])
             previous = impact[b]
@@ -138,11 +138,12 @@ def _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level
 
 
 @kernel
-def record_close(b, window_impact, held_now, post_resolution, time, impact_minutes, resolved_at, held,
+def record_close(b, window_impact, held_now, window_minutes, time, impact_minutes, resolved_at, held,
                  reopened):  # pragma: no cover - compiled
-    """Row b's resolution: its window's impact, when it was resolved, whether it held."""
+    """Row b's resolution: its window's impact (``window_minutes`` long), when it was resolved,
+    whether it held."""
     impact_minutes[b] += window_impact
-    resolved_at[b] = time[b] - post_resolution[b]
+    resolved_at[b] = time[b] - window_minutes
     held[b] |= held_now
     reopened[b] |= not held_now
 

@@ -46,6 +46,7 @@ class State:
     log_decoy: np.ndarray  # (B, N) a misleading log signature a service shows all episode, -1 none
     trace_decoy: np.ndarray  # (B, N) the wrong callee a service's traces blame all episode, -1 none
     true_team: np.ndarray  # (B,) the Team that owns the (first) root cause
+    param_row: np.ndarray  # (B,) the row of ``Params`` this episode runs on (a vector env stacks each scenario's once)
     # --- the agent's desk ----------------------------------------------------------------
     routed: np.ndarray  # (B,) the Team the ticket sits with
     category: np.ndarray  # (B,) the Team category it is filed under, -1 none
@@ -98,7 +99,8 @@ class State:
             culprit_acc=np.zeros((batch, n, N_ACCUMULATORS), bool),
             fault_type=np.full((batch, MAX_FAULTS), -1), fault_service=np.zeros((batch, MAX_FAULTS), int),
             kb_fix=np.full((batch, n), -1), log_decoy=np.full((batch, n), -1), trace_decoy=np.full((batch, n), -1),
-            true_team=np.zeros(batch, int), routed=np.zeros(batch, int), category=np.full(batch, -1),
+            true_team=np.zeros(batch, int), param_row=np.zeros(batch, np.int64), routed=np.zeros(batch, int),
+            category=np.full(batch, -1),
             misrouted_handoffs=z(), customer_answer=np.zeros(batch, int), customer_time=np.full(batch, -np.inf),
             tier=np.ones(batch, int), declared=np.zeros(batch, int), declared_peak=np.zeros(batch, int),
             ticket=np.zeros(batch, int),

@@ -51,6 +51,11 @@ class StepResult:
     harmful: np.ndarray  # (B,) bool
     minutes: np.ndarray  # (B,) simulated minutes the action took
 
+    @classmethod
+    def empty(cls, batch: int) -> StepResult:
+        return cls(np.empty(batch), np.empty(batch, dtype=bool), np.empty(batch, dtype=bool),
+                   np.empty(batch, dtype=bool), np.empty(batch, dtype=bool), np.empty(batch))
+
 
 def action_mask(p: Params, s: State, threads: int = 1) -> np.ndarray:
     """(B, A) bool: actions allowed now (``contract.actions.tier_masks`` and ``severity_gate``)."""
@@ -71,21 +76,22 @@ _NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
 
 
 def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
-         rng: np.random.Generator | np.ndarray, threads: int = 1) -> StepResult:
+         rng: np.random.Generator | np.ndarray, threads: int = 1, out: StepResult | None = None) -> StepResult:
     """Advance every row of ``s`` by its action (B,). ``rng``: one generator the rows draw from in
     row order (a single env's ``np_random``), or a (B, ``rng.STREAM_WORDS``) array of one stream
     per row (a vector env's, each read from the generator a single env would have, so a row
     equals a single env); either advances by exactly what was drawn. With a stream per row, the
-    rows may step in ranges on up to ``threads`` threads (``supportgym.threads``; same results)."""
+    rows may step in ranges on up to ``threads`` threads (``supportgym.threads``; same results).
+    ``out``: a ``StepResult`` of (B,) arrays to write into (a single env reuses one), else a new one."""
     batch = len(actions)
     generator = isinstance(rng, np.random.Generator)
     if generator:  # read only when an action may draw (a masked one draws nothing: written back as read)
-        drawing = bool(DRAWS[table.kind[actions]].any())
+        drawing = bool(DRAWS[table.kind[actions[0]]] if batch == 1 else DRAWS[table.kind[actions]].any())
         streams, of_row = (read_streams([rng]) if drawing else _NO_STREAMS), _zeros(batch)
     else:
         streams, of_row = rng, _rows(batch)
-    out = StepResult(np.empty(batch), np.empty(batch, dtype=bool), np.empty(batch, dtype=bool),
-                     np.empty(batch, dtype=bool), np.empty(batch, dtype=bool), np.empty(batch))
+    if out is None:
+        out = StepResult.empty(batch)
     params, state = _param_arrays(p), s.arrays()
     outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
     ranges = [(0, batch)] if generator else row_ranges(batch, threads)

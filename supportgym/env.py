@@ -22,6 +22,7 @@ from supportgym.metrics import episode_metrics
 from supportgym.render import render_ansi
 from supportgym.report import incident_report
 from supportgym.reward import reward_bounds
+from supportgym.stages.action import allowed_rows
 from supportgym.suite import Scenario, Suite, load_suite
 from supportgym.world.params import Params
 
@@ -188,6 +189,7 @@ class IncidentEnv(gym.Env):
         self.journal: Journal | None = None  # the current episode's record (``incident_report``)
         self._done = False
         self._step_limit: int | None = None  # of a TimeLimit around this env (``outer_step_limit``)
+        self._result = core.StepResult.empty(1)  # every step's, read at once (no arrays per step)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -213,7 +215,7 @@ class IncidentEnv(gym.Env):
             raise RuntimeError("call reset() before step(): " + ("the episode has ended" if self._done else "no episode"))
         a = action_index(action, self.table.n)
         started = float(self.state.time[0])
-        res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random)
+        res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random, out=self._result)
         terminated, truncated = bool(res.terminated[0]), bool(res.truncated[0])
         self._done = terminated or truncated
         info: dict[str, Any] = {"action_mask": self.action_masks(), "minutes": float(res.minutes[0]),
@@ -288,7 +290,7 @@ class IncidentEnv(gym.Env):
         """Allowed actions now, as sb3-contrib's MaskablePPO expects."""
         if self.state is None:
             return self.params.mask_table[0, self.scenario.start_tier - 1, 0].copy()
-        return core.action_mask(self.params, self.state)[0]
+        return allowed_rows(self.params, self.state, 0).copy()
 
     def render(self):
         if self.render_mode in ("ansi", "human"):

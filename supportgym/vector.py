@@ -58,6 +58,7 @@ from supportgym.episode import choose, draw_episodes, open_episodes
 from supportgym.metrics import rows_metrics
 from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
+from supportgym.stages.action import allowed_rows
 from supportgym.suite import Scenario
 from supportgym.threads import available_cores, row_ranges, run_ranges
 from supportgym.world.params import Params
@@ -184,8 +185,7 @@ class IncidentVectorEnv(VectorEnv):
                 final_obs[i] = self.state.obs[i].copy()
                 metrics[i] = ended_metrics
             final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
-            s = self.state
-            final_masks[rows] = self.params.mask_table[s.param_row[rows], s.tier[rows] - 1, s.declared[rows]]
+            final_masks[rows] = allowed_rows(self.params, self.state, rows)
             infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
                          final_info={"action_mask": final_masks, "_action_mask": ended,
                                      "episode_metrics": metrics, "_episode_metrics": ended})

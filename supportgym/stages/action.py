@@ -88,6 +88,12 @@ def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
     return out
 
 
+def allowed_rows(p: Params, s: State, rows: np.ndarray | int) -> np.ndarray:
+    """``allowed`` of ``rows`` only (a read-only view for one row): what a single env's every step
+    and a vector env's ended rows need, without a pass over the batch."""
+    return p.mask_table[s.param_row[rows], s.tier[rows] - 1, s.declared[rows]]
+
+
 @kernel
 def _allowed_kernel(mask_table, param_row, tier, declared, out):  # pragma: no cover - compiled
     for b in range(out.shape[0]):

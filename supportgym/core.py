@@ -11,17 +11,15 @@ together without returning to Python, so a step costs one kernel call at any bat
 
 from __future__ import annotations
 
-from collections import namedtuple
-from dataclasses import dataclass, fields
-from functools import cache, lru_cache
-from operator import attrgetter
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.actions import ActionTable
 from supportgym.observe import refresh_kernel
-from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row, weight_rows
+from supportgym.reward import account_kernel, end_reward_row, resolution_reward_row
 from supportgym.rng import STREAM_WORDS, random, read_streams, write_stream
 from supportgym.stages import action, diagnosis, triage, validation
 from supportgym.stages.action import INTERVENES, by_kind, decode_kernel, remedies_kernel
@@ -38,7 +36,7 @@ from supportgym.stages.validation import (
 )
 from supportgym.threads import row_ranges, run_ranges
 from supportgym.world.mechanisms import advance_kernel
-from supportgym.world.params import Params
+from supportgym.world.params import ParamArrays, Params
 from supportgym.world.state import N_ALERT_KINDS, State, StateArrays
 
 
@@ -68,10 +66,6 @@ TRIAGING, DIAGNOSING = by_kind(triage.KINDS), by_kind(diagnosis.KINDS)
 DISRUPTING, DRAWS = by_kind(action.DISRUPTIVE), by_kind(DRAWING)
 VALIDATE, RESOLVE, ASK_CUSTOMER = validation.VALIDATE, validation.RESOLVE, validation.ASK_CUSTOMER
 
-_PARAM_NAMES = tuple(f.name for f in fields(Params) if f.name != "reward_weights")
-#: ``Params`` as the kernel names it, with the reward weights as (1 or B, N_WEIGHTS).
-ParamArrays = namedtuple("ParamArrays", (*_PARAM_NAMES, "reward_weights"))
-_get_params = attrgetter(*_PARAM_NAMES)
 _NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
 
 
@@ -92,7 +86,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
         streams, of_row = rng, _rows(batch)
     if out is None:
         out = StepResult.empty(batch)
-    params, state = _param_arrays(p), s.arrays()
+    params, state = p.arrays(), s.arrays()
     outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
     ranges = [(0, batch)] if generator else row_ranges(batch, threads)
     if len(ranges) == 1:
@@ -109,13 +103,6 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
     return out
 
 
-@lru_cache(maxsize=256)
-def _param_arrays(p: Params) -> tuple[np.ndarray, ...]:
-    """``p`` as the kernel takes it, in ``ParamArrays`` order (``Params`` is frozen, so this is
-    built once per parameter set)."""
-    return (*_get_params(p), weight_rows(p.reward_weights))
-
-
 @cache
 def _zeros(batch: int) -> np.ndarray:
     return np.zeros(batch, dtype=np.int64)
@@ -129,7 +116,7 @@ def _rows(batch: int) -> np.ndarray:
 @kernel
 def step_kernel(params, state, table_kind, table_service, actions, streams, of_row, reward, terminated, truncated,
                 invalid, harmful, minutes):  # pragma: no cover - compiled
-    """``step`` of every row: ``params`` and ``state`` are the tuples of ``_param_arrays`` and
+    """``step`` of every row: ``params`` and ``state`` are the tuples of ``Params.arrays()`` and
     ``State.arrays()`` (row b runs on parameter row ``S.param_row[b]``); the outputs (B,) are
     ``StepResult``'s fields."""
     P, S = ParamArrays(*params), StateArrays(*state)

@@ -2,11 +2,10 @@
 
 A new episode draws its scenario (by weight), then its details, in a fixed order: each service's
 last quiet deploy and config push and its version, each fault's onset and service, the faults
-switched on in the order they began (the world runs between two onsets, in Python), then the red
-herrings, the decoys, the broken alert rules and false alarms, the reports and the routing. Row
-``m`` of the batch being opened draws all of them from its stream ``of_row[m]`` (``supportgym.rng``),
-so the rows of a vector env open in one call per phase instead of a Python loop over rows, and a
-row draws what a single env with the same generator would.
+switched on in the order they began (the world runs between two onsets), then the red herrings,
+the decoys, the broken alert rules and false alarms, the reports and the routing. Row ``m`` of
+the batch being opened draws all of them from its stream ``of_row[m]`` (``supportgym.rng``), all
+rows in one call (``draw_kernel``), and a row draws what a single env with the same generator would.
 
 A scenario reaches the kernels as a row of ``episode.EpisodePlans`` (laid out by the column
 constants below): its faults, their draw ranges and candidate services (with the knowledge base's
@@ -20,8 +19,10 @@ import numpy as np
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.vocabulary import N_LOG_CLASSES, N_TEAMS, ServiceKind
 from supportgym.rng import integers, random, shuffle, uniform
-from supportgym.stages.signal import break_alert_rules, file_reports
+from supportgym.stages.signal import N_SIGNALS, break_alert_rules, file_reports, warm_up_kernel
 from supportgym.world.mechanisms import ACC_BASELINE, DEPLOY, N_ACCUMULATORS, NO_CHANGE
+from supportgym.world.params import ParamArrays
+from supportgym.world.state import MAX_FAULTS, N_ALERT_KINDS, StateArrays
 
 _DAY = 1440.0
 #: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
@@ -203,6 +204,47 @@ def draw_noise(streams, of_row, facts, choices, sizes, rates, picked, present, k
             routed[m] = other + 1 if other >= owner else other
         else:
             routed[m] = owner
+
+
+
+@kernel
+def draw_kernel(fault_ranges, fault_facts, plan_choices, plan_sizes, plan_rates, chosen, params, state, streams,
+                of_row):  # pragma: no cover - compiled
+    """Draw into ``state`` (``State.arrays()`` of an empty batch, row m on parameter row
+    ``param_row[m]`` of ``params``, ``Params.arrays()``) each row m's episode of scenario
+    ``chosen[m]`` (rows of the ``episode.EpisodePlans`` arrays), from stream ``of_row[m]``: the
+    faults' draws, each fault switched on in the order they began with the world run from one
+    onset to the next, then the noise."""
+    P, S = ParamArrays(*params), StateArrays(*state)
+    ranges, facts, choices = fault_ranges[chosen], fault_facts[chosen], plan_choices[chosen]
+    sizes, rates = plan_sizes[chosen], plan_rates[chosen]
+    batch, n = S.cache_down.shape
+    onsets = np.zeros((batch, MAX_FAULTS))
+    order = np.zeros((batch, MAX_FAULTS), np.int64)
+    picked = np.zeros((batch, MAX_FAULTS), np.int64)
+    draw_faults(streams, of_row, ranges, facts, choices, sizes, S.time, S.tier, S.acc_level, S.deploy_time,
+                S.config_time, S.version, onsets, order, picked)
+    dt, no_target, full_capacity = np.zeros(batch), np.full(batch, -1), np.ones(batch)
+    table, impact = np.empty((batch, N_SIGNALS, n)), np.empty(batch)
+    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
+    for position in range(MAX_FAULTS):  # each fault in the order they began
+        rows = np.flatnonzero(sizes[:, SIZE_FAULTS] > position)
+        if position > 0:  # the world runs (alert rules too) up to this fault's onset
+            for m in rows:
+                dt[m] = max(-onsets[m, order[m, position]] - S.time[m], 0.0)
+            moving = rows[dt[rows] > 0]
+            warm_up_kernel(moving, dt, S.time, P.traffic_table, P.service_table, P.present, P.load_matrix,
+                           P.redirect, P.calls, P.upward_calls, P.upward_callees, P.callees_first, S.param_row,
+                           S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level, S.acc_rate, S.defect_timer,
+                           no_target, full_capacity, S.alert_pending, P.alert_delay, S.alert_muted, S.false_until,
+                           S.alerts, S.svc_obs, table, impact, conditions)
+        switch_on(streams, of_row, rows, position, ranges, facts, choices, order, picked, S.time, S.fault_type,
+                  S.fault_service, S.defect, S.defect_timer, S.acc_rate, S.acc_level, S.cache_down, S.load_mult,
+                  S.deploy_time, S.config_time, S.version, S.culprit_change, S.reverted, S.culprit_defect,
+                  S.culprit_acc, S.kb_fix)
+    draw_noise(streams, of_row, facts, choices, sizes, rates, picked, P.present, P.kind, P.calls, S.param_row,
+               S.deploy_time, S.config_time, S.version, S.log_decoy, S.trace_decoy, S.alert_muted, S.false_until,
+               S.ticket, S.internal_report, S.true_team, S.routed)
 
 
 stamp_cache(__file__, globals())

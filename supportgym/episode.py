@@ -17,26 +17,24 @@ import numpy as np
 
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
 from supportgym.contract.vocabulary import REMEDIES, check_fits
+from supportgym.compiled import kernel, stamp_cache
 from supportgym.draws import (
     N_CHOICE_FACTS,
     N_FACTS,
     N_RANGES,
     N_RATES,
     N_SIZES,
-    SIZE_FAULTS,
     choose_scenarios,
-    draw_faults,
-    draw_noise,
-    switch_on,
+    draw_kernel,
 )
-from supportgym.observe import refresh, write_static
+from supportgym.observe import refresh_kernel, static_kernel
 from supportgym.rng import read_streams, write_stream
-from supportgym.stages.signal import signals, update_alerts, warm_up
+from supportgym.stages.signal import N_SIGNALS, alerts_kernel, signals_kernel
 from supportgym.suite import Scenario, known_fix
 from supportgym.suite.loading import change_of
 from supportgym.suite.schema import RewardWeights
 from supportgym.world.faults import FAULT_INDEX, FAULTS
-from supportgym.world.mechanisms import CONFIG, DEPLOY, NO_CHANGE, advance
+from supportgym.world.mechanisms import CONFIG, DEPLOY, NO_CHANGE, advance_kernel
 from supportgym.world.params import (
     N_SERVICE_ROWS,
     ROW_BASE_LATENCY,
@@ -45,9 +43,10 @@ from supportgym.world.params import (
     ROW_ENTRY,
     ROW_HEALTHY_LATENCY,
     ROW_SLO_LATENCY,
+    ParamArrays,
     Params,
 )
-from supportgym.world.state import MAX_FAULTS, State
+from supportgym.world.state import MAX_FAULTS, N_ALERT_KINDS, State, StateArrays
 from supportgym.world.teams import team_of
 
 
@@ -67,8 +66,10 @@ class EpisodePlans:
 
     def ensure(self, indices: np.ndarray) -> None:
         """Build the plans of the scenarios ``indices`` that are not built yet."""
-        for index in np.unique(indices[~self._built[indices]]):
-            self._build(int(index))
+        missing = indices[~self._built[indices]]
+        if len(missing):  # (np.unique of nothing costs more than a reset's draws)
+            for index in np.unique(missing):
+                self._build(int(index))
 
     def _build(self, index: int) -> None:
         scenario = self.scenarios[index]
@@ -124,24 +125,8 @@ def draw_episodes(plans: EpisodePlans, p: Params, s: State, chosen: np.ndarray, 
     draws in a fixed order, ``supportgym.draws``), with the world run from the first fault's onset
     to the last's; ready for ``open_episodes``."""
     plans.ensure(chosen)
-    ranges, facts, choices = plans.fault_ranges[chosen], plans.fault_facts[chosen], plans.choices[chosen]
-    sizes, rates = plans.sizes[chosen], plans.rates[chosen]
-    onsets = np.zeros((len(chosen), MAX_FAULTS))
-    order = np.zeros((len(chosen), MAX_FAULTS), dtype=np.int64)
-    picked = np.zeros((len(chosen), MAX_FAULTS), dtype=np.int64)
-    draw_faults(streams, of_row, ranges, facts, choices, sizes, s.time, s.tier, s.acc_level, s.deploy_time,
-                s.config_time, s.version, onsets, order, picked)
-    for position in range(MAX_FAULTS):  # each fault in the order they began
-        rows = np.flatnonzero(sizes[:, SIZE_FAULTS] > position)
-        if position > 0:
-            warm_up(p, s, rows, -onsets[rows, order[rows, position]])
-        switch_on(streams, of_row, rows, position, ranges, facts, choices, order, picked, s.time, s.fault_type,
-                  s.fault_service, s.defect, s.defect_timer, s.acc_rate, s.acc_level, s.cache_down, s.load_mult,
-                  s.deploy_time, s.config_time, s.version, s.culprit_change, s.reverted, s.culprit_defect,
-                  s.culprit_acc, s.kb_fix)
-    draw_noise(streams, of_row, facts, choices, sizes, rates, picked, p.present, p.kind, p.calls, s.param_row,
-               s.deploy_time, s.config_time, s.version, s.log_decoy, s.trace_decoy, s.alert_muted, s.false_until,
-               s.ticket, s.internal_report, s.true_team, s.routed)
+    draw_kernel(plans.fault_ranges, plans.fault_facts, plans.choices, plans.sizes, plans.rates, chosen, p.arrays(),
+                s.arrays(), streams, of_row)
 
 
 def cumulative_weights(weights: np.ndarray) -> np.ndarray:
@@ -154,20 +139,39 @@ def cumulative_weights(weights: np.ndarray) -> np.ndarray:
 def open_episodes(p: Params, s: State) -> State:
     """Open the incidents of the batch ``s`` (drawn by ``draw_episodes``; their parameters: ``p``
     at ``s.param_row``): run the world and its alert rules to the moment the incident opens (time
-    0), and write the first observation. Nothing is drawn, so a vector env opens all its resetting rows in one
-    call. A row already at time 0 gets one more alert update with no time passing, which changes
-    nothing (the next one, below, is the same)."""
-    dt = np.maximum(-s.time, 0.0)
-    advance(s, dt)
-    update_alerts(p, s, signals(p, s), dt)
-    sig = signals(p, s)
-    s.impact_now = sig.impact
-    s.peak_impact = sig.impact.copy()
-    write_static(p, s)
-    no_time = np.zeros(len(s.time))
-    update_alerts(p, s, sig, no_time)
-    refresh(p, s, no_time)
+    0), and write the first observation (``open_kernel``). Nothing is drawn, so a vector env opens
+    all its resetting rows in one call."""
+    open_kernel(p.arrays(), s.arrays())
     return s
+
+
+@kernel
+def open_kernel(params, state):  # pragma: no cover - compiled
+    """``open_episodes`` of every row. A row already at time 0 gets one more alert update with no
+    time passing, which changes nothing (the last one, below, is the same)."""
+    P, S = ParamArrays(*params), StateArrays(*state)
+    batch, n = S.cache_down.shape
+    rows = np.arange(batch)
+    dt = np.maximum(-S.time, 0.0)
+    advance_kernel(S.time, dt, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
+    table, impact = np.empty((batch, N_SIGNALS, n)), np.empty(batch)
+    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
+    no_target, full_capacity = np.full(batch, -1), np.ones(batch)
+    signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+                   P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,
+                   S.defect, S.acc_level, no_target, full_capacity, rows, table, impact, conditions)
+    alerts_kernel(rows, conditions, S.alert_pending, dt, P.alert_delay, S.param_row, S.alert_muted, S.false_until,
+                  S.time, S.alerts, S.svc_obs)
+    S.impact_now[:] = impact  # alerts leave the world as it was: these are its signals at time 0
+    S.peak_impact[:] = impact
+    static_kernel(P.present, P.kind, P.service_table, P.depth, P.failover, P.calls, S.param_row, S.internal_report,
+                  S.ticket, S.tier, S.declared, S.routed, S.category, S.escalations, S.customer_answer, S.svc_obs,
+                  S.glob_obs, S.graph_obs)
+    no_time = np.zeros(batch)
+    alerts_kernel(rows, conditions, S.alert_pending, no_time, P.alert_delay, S.param_row, S.alert_muted,
+                  S.false_until, S.time, S.alerts, S.svc_obs)
+    refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
+                   S.alerts, P.present, S.param_row, np.zeros(batch, np.bool_))
 
 
 # --- the scenario's frozen parameters -------------------------------------------------------
@@ -245,3 +249,6 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
         metric_noise=np.array([noise.metric_noise]),
         reward_weights=weight_array(scenario.reward),
     )
+
+
+stamp_cache(__file__, globals())

@@ -36,19 +36,12 @@ TICKET_COLUMN = G_TICKET.start
 N_KINDS = len(ServiceKind)
 
 
-def write_static(p: Params, s: State) -> None:
-    """Features fixed for the episode: topology facts and the call graph, the ticket and its
-    routing, an internal report, and the desk, validation and customer as they start."""
-    static_kernel(p.present, p.kind, p.service_table, p.depth, p.failover, p.calls, s.param_row, s.internal_report,
-                  s.ticket,
-                  s.tier, s.declared, s.routed, s.category, s.escalations, s.customer_answer, s.svc_obs, s.glob_obs,
-                  s.graph_obs)
-
-
 @kernel
 def static_kernel(present, kind, service_table, depth, failover, calls, param_row, internal_report, ticket, tier,
                   declared, routed, category, escalations, customer_answer, svc_obs, glob_obs,
                   graph_obs):  # pragma: no cover - compiled
+    """Features fixed for the episode: topology facts and the call graph, the ticket and its
+    routing, an internal report, and the desk, validation and customer as they start."""
     batch, n = svc_obs.shape[0], present.shape[1]
     for b in range(batch):
         pr = param_row[b]

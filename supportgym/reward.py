@@ -15,8 +15,8 @@ At the end: - timeout_penalty if the time limit truncated the episode,
 The weights arrive as one array (``Params.reward_weights``) laid out by the ``W_*`` constants,
 so neither this module nor its kernel depends on the suite-file schema: (N_WEIGHTS,) for one
 scenario's parameters (the single env), or (K, N_WEIGHTS) with one per parameter row (a vector
-env's rows, whose scenarios may come from different suites). ``weight_rows`` gives the
-(K, N_WEIGHTS) view; batch row b reads row ``State.param_row[b]``.
+env's rows, whose scenarios may come from different suites); the kernels read batch row b's at
+``State.param_row[b]``.
 """
 
 from __future__ import annotations
@@ -41,12 +41,6 @@ W_ENGINEER = 4  # W_ENGINEER + 0, 1, 2: engineer cost per minute at L1, L2, L3
 W_RESOLVE_BONUS, W_REOPEN, W_TIMEOUT, W_SEVERITY_MISMATCH, W_UNCONFIRMED = 7, 8, 9, 10, 11
 N_WEIGHTS = 12
 RESOLVE = int(ActionKind.RESOLVE)
-
-
-def weight_rows(weights: np.ndarray) -> np.ndarray:
-    """``Params.reward_weights`` as (K, N_WEIGHTS), one row per parameter row (a view): a kernel
-    reads batch row b's as ``w[param_row[b]]``."""
-    return weights.reshape(-1, N_WEIGHTS)
 
 
 @kernel

@@ -246,26 +246,13 @@ def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
                   s.false_until, s.time, s.alerts, s.svc_obs)
 
 
-def warm_up(p: Params, s: State, rows: np.ndarray, until: np.ndarray) -> None:
-    """Simulate the world of ``rows`` of ``s``, and its alert rules, up to times ``until`` (rows
-    already there are left alone)."""
-    dt = np.zeros(len(s.time))
-    dt[rows] = np.maximum(until - s.time[rows], 0.0)
-    batch, n = s.cache_down.shape
-    target, capacity = no_target(batch)
-    sig = Signals(batch, n)  # written and read at the moving rows only
-    warm_up_kernel(rows[dt[rows] > 0], dt, s.time, p.traffic_table, p.service_table, p.present, p.load_matrix,
-                   p.redirect, p.calls, p.upward_calls, p.upward_callees, p.callees_first, s.param_row, s.load_mult,
-                   s.cache_down, s.scale, s.defect, s.acc_level, s.acc_rate, s.defect_timer, target, capacity,
-                   s.alert_pending, p.alert_delay, s.alert_muted, s.false_until, s.alerts, s.svc_obs, sig.table,
-                   sig.impact, sig.conditions)
-
-
 @kernel
 def warm_up_kernel(rows, dt, time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
                    upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level, acc_rate,
                    defect_timer, target, capacity, pending, delay, muted, false_until, alerts, svc_obs, table, impact,
                    conditions):  # pragma: no cover - compiled
+    """Simulate the world of each of ``rows`` by ``dt[b]`` minutes, then its alert rules over
+    that time (``table``, ``impact``, ``conditions``: scratch written at those rows)."""
     for m in range(rows.shape[0]):
         b, one = rows[m], rows[m:m + 1]
         advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import math
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.vocabulary import LogClass, ServiceKind
-
-if TYPE_CHECKING:
-    from supportgym.world.state import State
 
 #: Healthy own latency (ms) per service kind, before dependencies are added.
 BASE_LATENCY_MS = np.array([20.0, 40.0, 60.0, 8.0, 1.0, 5.0, 150.0])
@@ -110,21 +106,17 @@ ACC_OWN_LOG = np.array([LogClass.OOM_KILLED, LogClass.POOL_EXHAUSTED, LogClass.N
 NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
 
 
-def advance(s: State, dt: np.ndarray) -> None:
-    """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
-    defect timers run down (a defect ends at 0), the blip decays exponentially."""
-    advance_kernel(s.time, dt, s.acc_level, s.acc_rate, s.defect, s.defect_timer)
-
-
 @kernel
 def advance_kernel(time, dt, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
+    """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
+    defect timers run down (a defect ends at 0), the blip decays exponentially."""
     for b in range(defect.shape[0]):
         advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
 
 
 @kernel
 def advance_row(b, step, time, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
-    """``advance`` for batch row b by ``step`` minutes (compiled callers step one row)."""
+    """``advance_kernel`` for batch row b by ``step`` minutes (compiled callers step one row)."""
     if step == 0.0:
         return
     n, n_defects = defect.shape[1], defect.shape[2]

@@ -10,7 +10,9 @@ constants.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 
@@ -49,7 +51,7 @@ class Params:
     alert_delay: np.ndarray  # (K,)
     metric_noise: np.ndarray  # (K,)
     # (N_WEIGHTS,) one scenario's reward weights (its suite's), or (K, N_WEIGHTS) a row each (a vector
-    # env's); layout ``reward.W_*``, read through ``reward.weight_rows``
+    # env's); layout ``reward.W_*``; ``arrays()`` gives them as (K, N_WEIGHTS)
     reward_weights: np.ndarray
 
     @property
@@ -82,8 +84,21 @@ class Params:
         """(K, N) latency including dependencies when all is well."""
         return self.service_table[:, ROW_HEALTHY_LATENCY]
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays in ``PARAM_ARRAY_NAMES`` order, the reward weights as (K, N_WEIGHTS), for a
+        compiled kernel to name with ``ParamArrays(*arrays)`` (built once: ``Params`` is frozen)."""
+        return self._arrays
+
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
+        weights = self.reward_weights.reshape(-1, self.reward_weights.shape[-1])
+        object.__setattr__(self, "_arrays", (*_get_arrays(self), weights))
+
+
+#: The names of ``Params.arrays()``, in order.
+PARAM_ARRAY_NAMES = (*(f.name for f in fields(Params) if f.name != "reward_weights"), "reward_weights")
+ParamArrays = namedtuple("ParamArrays", PARAM_ARRAY_NAMES)
+_get_arrays = attrgetter(*PARAM_ARRAY_NAMES[:-1])

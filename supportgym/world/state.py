@@ -158,7 +158,7 @@ STATE_FIELDS = tuple(f.name for f in fields(State) if f.init)
 def _empty_one(n: int) -> State:
     return State._build_empty(1, n)
 
-#: The arrays the compiled step reads and writes (``State.arrays``): the fields and two obs views.
-STATE_ARRAY_NAMES = (*STATE_FIELDS, "svc_obs", "glob_obs")
+#: The arrays compiled code reads and writes (``State.arrays``): the fields and the obs views.
+STATE_ARRAY_NAMES = (*STATE_FIELDS, "svc_obs", "glob_obs", "graph_obs")
 StateArrays = namedtuple("StateArrays", STATE_ARRAY_NAMES)
 _get_arrays = attrgetter(*STATE_ARRAY_NAMES)

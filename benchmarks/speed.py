@@ -13,7 +13,9 @@ scaling part runs the standard mix of faults on generated layered topologies of 
 services. Vector env (``supportgym.vector``, standard suite): actions are drawn uniformly among
 each row's allowed ones in one vectorised call, outside the timed region; ``env-steps/s`` counts
 rows x steps over the time inside ``step`` (autoresets included). If ``nasim`` is installed, its
-``small`` benchmark runs too (uniform random actions, time inside ``step``/``reset``).
+``small`` benchmark runs too (uniform random actions, time inside ``step``/``reset``). The vector
+env uses up to ``--threads`` threads (default: every core; a batch steps in ranges of at least
+128 rows, so small batches use one).
 
 Services part: the vector env (``--services-envs`` rows, default 64) on generated suites of
 exactly n services (a generator entry with ``services: [n, n]``, written to a temporary suite
@@ -36,6 +38,7 @@ import yaml
 
 import supportgym
 from supportgym.suite.layered import layered_suite
+from supportgym.threads import available_cores
 
 
 def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float, float]:
@@ -61,13 +64,14 @@ def measure(env: gym.Env, steps: int, seed: int) -> tuple[float, float, float]:
     return steps / elapsed, elapsed / steps * 1e6, inside / steps * 1e6
 
 
-def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard") -> tuple[float, ...]:
+def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard",
+                   threads: int | None = None) -> tuple[float, ...]:
     """(env-steps per second, µs per batched step, of which resetting the rows that ended, µs per
     reset row) of the native vector env over about ``steps`` env-steps (at least 20 batched
     steps), timing only ``step``."""
     from supportgym.vector import IncidentVectorEnv
 
-    venv = IncidentVectorEnv(num_envs=num_envs, suite=suite, copy=True)
+    venv = IncidentVectorEnv(num_envs=num_envs, suite=suite, copy=True, threads=threads)
     iterations, inside, parts = _time_steps(venv, max(20, steps // num_envs), seed)
     return (iterations * num_envs / inside, inside / iterations * 1e6, parts["resets"] / iterations * 1e6,
             parts["resets"] / parts["reset rows"] * 1e6)
@@ -122,14 +126,15 @@ class _Timed:
             self.seconds += time.perf_counter() - t0
 
 
-def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Path) -> dict[str, float]:
+def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Path,
+                     threads: int | None = None) -> dict[str, float]:
     """µs per env-step of the vector env on ``n``-service generated systems, in total and by part
     (``core.step``, resets, observation copy, masks, the rest), over about ``steps`` env-steps."""
     from supportgym.vector import IncidentVectorEnv
 
     path = suite_dir / f"generated-{n}.yaml"
     path.write_text(yaml.safe_dump(generated_suite(n)))
-    venv = IncidentVectorEnv(num_envs=num_envs, suite=str(path), max_services=n, copy=True)
+    venv = IncidentVectorEnv(num_envs=num_envs, suite=str(path), max_services=n, copy=True, threads=threads)
     iterations, inside, parts = _time_steps(venv, max(10, steps // num_envs), seed)
     copy = _Timed(venv.state.obs.copy)
     for _ in range(iterations):
@@ -141,7 +146,8 @@ def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Pa
     return out
 
 
-def report_services(sizes: list[int], num_envs: int, steps: int, repeats: int, seed: int) -> None:
+def report_services(sizes: list[int], num_envs: int, steps: int, repeats: int, seed: int,
+                    threads: int | None = None) -> None:
     """The table of ``measure_services`` (median total of ``repeats`` runs) with growth exponents."""
     columns = ("total", "core.step", "resets", "obs copy", "masks", "rest")
     print(f"\nvector env ({num_envs} rows), generated systems: µs per env-step\n{'services':>9}{'obs floats':>11}"
@@ -149,7 +155,7 @@ def report_services(sizes: list[int], num_envs: int, steps: int, repeats: int, s
     previous = None
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            runs = sorted((measure_services(n, num_envs, steps, seed + r, Path(tmp)) for r in range(repeats)),
+            runs = sorted((measure_services(n, num_envs, steps, seed + r, Path(tmp), threads) for r in range(repeats)),
                           key=lambda run: run["total"])
         run = runs[len(runs) // 2]
         growth = "" if previous is None else f"{np.log(run['total'] / previous[1]) / np.log(n / previous[0]):.2f}"
@@ -216,7 +222,11 @@ def main() -> None:
     parser.add_argument("--services", type=int, nargs="+", default=[8, 32, 128, 256],
                         help="services per generated system for the services part (default 8 32 128 256)")
     parser.add_argument("--services-envs", type=int, default=64, help="vector env rows in the services part (64)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads the vector env may use (default: every available core)")
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, not {args.threads}")
     if args.part == "profile":
         profile(args.steps, args.seed)
         return
@@ -240,14 +250,17 @@ def main() -> None:
         if nasim_run is not None:
             print(f"{'nasim-small':<12}{'':>9}{'':>10}{'':>9}{nasim_run[1]:>8.1f}{nasim_run[0]:>11.0f}", flush=True)
     if args.part in ("all", "vector"):
-        print(f"\nvector env, standard suite\n{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}"
+        threads = args.threads or available_cores()
+        print(f"\nvector env, standard suite, up to {threads} threads\n"
+              f"{'num_envs':>9}{'env-steps/s':>13}{'µs/batch step':>15}"
               f"{'resets µs':>11}{'µs/reset row':>14}")
         for n in args.sizes:
-            runs = sorted(measure_vector(n, args.steps, args.seed + r) for r in range(args.repeats))
+            runs = sorted(measure_vector(n, args.steps, args.seed + r, threads=args.threads)
+                          for r in range(args.repeats))
             sps, us, resets, per_row = runs[len(runs) // 2]
             print(f"{n:>9}{sps:>13.0f}{us:>15.0f}{resets:>11.0f}{per_row:>14.0f}", flush=True)
     if args.part in ("all", "services"):
-        report_services(args.services, args.services_envs, args.steps, args.repeats, args.seed)
+        report_services(args.services, args.services_envs, args.steps, args.repeats, args.seed, args.threads)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from supportgym.stages.validation import (
     unconfirmed_row,
     validate_row,
 )
-from supportgym.threads import row_ranges, run_ranges
+from supportgym.threads import row_ranges, run_ranges, splits
 from supportgym.world.mechanisms import advance_kernel
 from supportgym.world.params import ParamArrays, Params
 from supportgym.world.state import N_ALERT_KINDS, State, StateArrays
@@ -88,8 +88,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
         out = StepResult.empty(batch)
     params, state = p.arrays(), s.arrays()
     outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
-    ranges = [(0, batch)] if generator else row_ranges(batch, threads)
-    if len(ranges) == 1:
+    if generator or not splits(batch, threads):
         step_kernel(params, state, table.kind, table.service, actions, streams, of_row, *outputs)
     else:
         def step_range(start: int, stop: int) -> None:
@@ -97,7 +96,7 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
             step_kernel(params, tuple(a[part] for a in state), table.kind, table.service,
                         actions[part], streams[part], _rows(stop - start), *(a[part] for a in outputs))
 
-        run_ranges(step_range, ranges)
+        run_ranges(step_range, row_ranges(batch, threads))
     if generator and drawing:
         write_stream(rng, streams[0])  # the generator continues after what was drawn
     return out

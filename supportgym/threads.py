@@ -23,6 +23,12 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def splits(batch: int, threads: int) -> bool:
+    """Whether a batch of ``batch`` rows runs on more than one thread (checked before building
+    ranges: a small batch's every step should not pay for them)."""
+    return threads > 1 and batch >= 2 * MIN_ROWS_PER_THREAD
+
+
 def row_ranges(batch: int, threads: int) -> list[tuple[int, int]]:
     """``batch`` rows cut into at most ``threads`` contiguous (start, stop) ranges of at least
     ``MIN_ROWS_PER_THREAD`` rows each (one range for a small batch)."""

@@ -60,7 +60,7 @@ from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.stages.action import allowed_rows
 from supportgym.suite import Scenario
-from supportgym.threads import available_cores, row_ranges, run_ranges
+from supportgym.threads import available_cores, row_ranges, run_ranges, splits
 from supportgym.world.params import Params
 from supportgym.world.state import State
 
@@ -213,6 +213,8 @@ class IncidentVectorEnv(VectorEnv):
         obs = self.state.obs
         if not self.copy:
             return obs
+        if not splits(len(obs), self.threads):
+            return obs.copy()
         out = np.empty_like(obs)
         run_ranges(lambda start, stop: np.copyto(out[start:stop], obs[start:stop]), row_ranges(len(obs), self.threads))
         return out

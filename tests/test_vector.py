@@ -11,7 +11,7 @@ import supportgym  # noqa: F401  (registers the ids)
 from supportgym.env import IncidentEnv, InvalidActionError
 from supportgym.episode import choose, cumulative_weights
 from supportgym.rng import read_streams
-from supportgym.threads import MIN_ROWS_PER_THREAD, row_ranges, run_ranges
+from supportgym.threads import MIN_ROWS_PER_THREAD, row_ranges, run_ranges, splits
 from supportgym.vector import IncidentVectorEnv
 
 
@@ -231,6 +231,8 @@ def test_threads_change_nothing_but_speed():
 
 
 def test_row_ranges_and_their_errors():
+    assert not splits(2 * MIN_ROWS_PER_THREAD - 1, 2) and splits(2 * MIN_ROWS_PER_THREAD, 2)
+    assert not splits(10**6, 1)
     assert row_ranges(10, 4) == [(0, 10)]  # too few rows for a thread of their own
     assert row_ranges(4 * MIN_ROWS_PER_THREAD, 3) == [(0, 170), (170, 341), (341, 512)]
     seen = []

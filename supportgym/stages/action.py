@@ -38,7 +38,7 @@ from supportgym.contract.vocabulary import (
     SCALE_OUT_FACTOR,
     ActionKind,
 )
-from supportgym.threads import row_ranges, run_ranges
+from supportgym.threads import row_ranges, run_ranges, splits
 from supportgym.world.mechanisms import ACC_BASELINE, ACC_RESTART_RELIEF, CONFIG, DEPLOY, NO_CHANGE, Defect
 from supportgym.world.params import Params
 from supportgym.world.state import State
@@ -76,7 +76,7 @@ def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
     """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity (a
     large batch in ranges of rows on up to ``threads`` threads)."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
-    if threads == 1:  # a single env's every step: no ranges to build
+    if not splits(len(out), threads):
         _allowed_kernel(p.mask_table, s.param_row, s.tier, s.declared, out)
         return out
 

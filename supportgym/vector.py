@@ -103,10 +103,12 @@ class IncidentVectorEnv(VectorEnv):
         first = self._single.scenario
         B = self.num_envs
         self.scenarios: list[Scenario] = [first] * B
-        # Parameter row k holds the scenario ``self._held[k]`` (a suite index, -1 none); the
-        # writable buffers behind ``params`` (read-only views of them) grow by doubling.
+        # Parameter row k holds the scenario ``self._held[k]`` (a suite index, -1 none), and
+        # ``self._row_of`` maps back; the writable buffers behind ``params`` (read-only views of
+        # them) grow by doubling, up to num_envs rows.
         self._param_buffers: dict[str, np.ndarray] = {}
         self._held = np.zeros(0, dtype=np.int64)
+        self._row_of: dict[int, int] = {}
         self._grow_params(1)
         self._load(0, self._single.scenario_index(first))
         self.state = State.empty(B, self.table.max_services)
@@ -250,38 +252,36 @@ class IncidentVectorEnv(VectorEnv):
 
     def _param_rows(self, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
         """The parameter row of each scenario ``chosen`` (suite indices) that ``rows`` reset into:
-        the row already holding it, else one no other row runs (growing ``params`` when none is
-        free), loaded with it."""
+        the row already holding it, else one that no other row runs and no scenario of ``chosen``
+        holds (an empty one first; ``params`` grows when there is none), loaded with it."""
         slots = len(self._held)
-        others = np.bincount(self.state.param_row, minlength=slots)
-        if self._started:  # before the first reset every row is about to be reset
-            others -= np.bincount(self.state.param_row[rows], minlength=slots)
-        taken = others > 0
-        where = {int(index): k for k, index in enumerate(self._held) if index >= 0}
+        resetting = np.bincount(self.state.param_row[rows], minlength=slots)
+        others = np.bincount(self.state.param_row, minlength=slots) - resetting  # the rows that run on
+        taken = (others > 0) | np.isin(self._held, chosen)
         out = np.empty(len(chosen), dtype=np.int64)
         for m, index in enumerate(chosen.tolist()):
-            k = where.get(index)
+            k = self._row_of.get(index)
             if k is None:
                 free = np.flatnonzero(~taken)
-                if len(free) == 0:
-                    self._grow_params(2 * len(self._held))
+                if len(free) == 0:  # (never with num_envs rows: at most num_envs - 1 others are taken)
+                    self._grow_params(min(2 * len(self._held), self.num_envs))
                     taken = np.concatenate([taken, np.zeros(len(self._held) - len(taken), bool)])
                     free = np.flatnonzero(~taken)
-                k = int(free[0])
-                if self._held[k] >= 0:
-                    del where[int(self._held[k])]
+                empty = free[self._held[free] < 0]
+                k = int(empty[0] if len(empty) else free[0])
                 self._load(k, index)
-                where[index] = k
             taken[k] = True
             out[m] = k
         return out
 
     def _load(self, k: int, index: int) -> None:
-        """Write scenario ``index``'s parameters into parameter row ``k``."""
+        """Write scenario ``index``'s parameters into parameter row ``k`` (replacing its scenario's)."""
         p = self._single._params_at(index)
         for name, buffer in self._param_buffers.items():
             buffer[k] = getattr(p, name)[0] if name != "reward_weights" else p.reward_weights
+        self._row_of.pop(int(self._held[k]), None)
         self._held[k] = index
+        self._row_of[index] = k
 
     def _grow_params(self, size: int) -> None:
         """Room for ``size`` parameter rows (the rows held so far kept in place)."""

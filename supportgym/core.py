@@ -167,9 +167,8 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     # 3. Diagnosis: what the checks find (a row's own signals; other rows' remedies do not touch them).
     if diagnosing:
         diagnose_kernel(kind, target, table, P.service_table, P.calls, P.metric_noise, S.param_row, S.acc_level,
-                        S.acc_rate,
-                        S.defect, S.log_decoy, S.trace_decoy, S.deploy_time, S.config_time, S.reverted, S.kb_fix,
-                        S.time, S.svc_obs, S.glob_obs, S.checked_at, streams, of_row)
+                        S.acc_rate, S.defect, S.log_decoy, S.trace_decoy, S.deploy_time, S.config_time, S.reverted,
+                        S.kb_fix, S.time, S.svc_obs, S.glob_obs, S.checked_at, streams, of_row)
     # 4. Action: a remedy changes the hidden mechanisms when it completes.
     harmful[:] = False
     if remedying:

@@ -118,7 +118,8 @@ def switch_on(streams, of_row, rows, position, ranges, facts, choices, order, pi
         fault_type[m, k] = facts[m, k, FACT_TYPE]
         fault_service[m, k] = i
         if d >= 0:
-            defect[m, i, d] = max(defect[m, i, d], uniform(streams, r, ranges[m, k, INTENSITY], ranges[m, k, INTENSITY + 1]))
+            intensity = uniform(streams, r, ranges[m, k, INTENSITY], ranges[m, k, INTENSITY + 1])
+            defect[m, i, d] = max(defect[m, i, d], intensity)
             low, high = ranges[m, k, DURATION], ranges[m, k, DURATION + 1]
             defect_timer[m, i, d] = uniform(streams, r, low, high) if np.isfinite(low) else np.inf
         lead = uniform(streams, r, CHANGE_LEAD[0], CHANGE_LEAD[1])  # errors start right after a bad change...

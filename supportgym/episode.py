@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.actions import ActionTable, mask_table, tier_masks
 from supportgym.contract.vocabulary import REMEDIES, check_fits
-from supportgym.compiled import kernel, stamp_cache
 from supportgym.draws import (
     N_CHOICE_FACTS,
     N_FACTS,
@@ -83,8 +83,8 @@ class EpisodePlans:
             candidates = [entry.service] if isinstance(entry.service, str) else entry.service
             self.fault_facts[index, k] = [
                 FAULT_INDEX[spec.name], isinstance(entry.onset_minutes, list), len(candidates),
-                -1 if spec.defect is None else int(spec.defect), -1 if spec.accumulator is None else int(spec.accumulator),
-                spec.cache_down, spec.spike, change, int(spec.ticket)]
+                -1 if spec.defect is None else int(spec.defect),
+                -1 if spec.accumulator is None else int(spec.accumulator), spec.cache_down, spec.spike, change, int(spec.ticket)]
             for c, name in enumerate(candidates):
                 service = topo.names.index(name)
                 fix = known_fix(scenario, entry.type, name)

@@ -189,7 +189,8 @@ class IncidentEnv(gym.Env):
         self.journal: Journal | None = None  # the current episode's record (``incident_report``)
         self._done = False
         self._step_limit: int | None = None  # of a TimeLimit around this env (``outer_step_limit``)
-        self._result = core.StepResult.empty(1)  # every step's, read at once (no arrays per step)
+        # every step's action and result, read at once (no arrays made per step)
+        self._action, self._result = np.zeros(1, dtype=np.int64), core.StepResult.empty(1)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -215,7 +216,8 @@ class IncidentEnv(gym.Env):
             raise RuntimeError("call reset() before step(): " + ("the episode has ended" if self._done else "no episode"))
         a = action_index(action, self.table.n)
         started = float(self.state.time[0])
-        res = core.step(self.params, self.state, self.table, np.array([a]), self.np_random, out=self._result)
+        self._action[0] = a
+        res = core.step(self.params, self.state, self.table, self._action, self.np_random, out=self._result)
         terminated, truncated = bool(res.terminated[0]), bool(res.truncated[0])
         self._done = terminated or truncated
         info: dict[str, Any] = {"action_mask": self.action_masks(), "minutes": float(res.minutes[0]),

@@ -22,8 +22,11 @@ N_ALERT_KINDS = len(ALERT_KINDS)
 N_CHANNELS = len(CHANNELS)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class State:
+    """Frozen in its fields, not in its values: every array is updated in place (compiled code
+    holds the tuple of ``arrays()``, built once), never replaced."""
+
     # --- hidden world -------------------------------------------------------------------
     time: np.ndarray  # (B,) minutes since the incident opened (negative before)
     acc_level: np.ndarray  # (B, N, 3) memory / pool / disk level
@@ -122,26 +125,30 @@ class State:
 
     def __post_init__(self):
         batch, n = self.cache_down.shape
-        self.svc_obs = self.obs[:, : n * N_SF].reshape(batch, n, N_SF)
-        self.glob_obs = self.obs[:, n * N_SF: n * N_SF + N_GF]
-        self.graph_obs = self.obs[:, n * N_SF + N_GF:].reshape(batch, n, n)
+        set_ = object.__setattr__  # (frozen)
+        set_(self, "svc_obs", self.obs[:, : n * N_SF].reshape(batch, n, N_SF))
+        set_(self, "glob_obs", self.obs[:, n * N_SF: n * N_SF + N_GF])
+        set_(self, "graph_obs", self.obs[:, n * N_SF + N_GF:].reshape(batch, n, n))
+        set_(self, "_arrays", _get_arrays(self))
 
     # The views alias ``obs`` only in the object that made them: a pickle or deepcopy would give
     # the copy independent arrays, so they are left out of the saved state and rebuilt from ``obs``.
     def __getstate__(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        return {name: getattr(self, name) for name in STATE_FIELDS}
 
     def __setstate__(self, saved: dict) -> None:
         self.__dict__.update(saved)
         self.__post_init__()
 
     def copy(self) -> State:
-        return State(**{name: getattr(self, name).copy() for name in STATE_FIELDS})
+        copied = object.__new__(State)  # every single-env reset copies a template: skip the checks of __init__
+        copied.__setstate__({name: getattr(self, name).copy() for name in STATE_FIELDS})
+        return copied
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The state's arrays in ``STATE_ARRAY_NAMES`` order, for a compiled kernel to name with
         ``StateArrays(*arrays)`` (one argument, not fifty; a plain tuple passes twice as fast)."""
-        return _get_arrays(self)
+        return self._arrays
 
     def put(self, rows: np.ndarray, part: State) -> None:
         """Write the batch ``part`` (one row per entry of ``rows``) into ``rows``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 MIN_ROWS_PER_THREAD = 128
 
@@ -37,9 +36,16 @@ def row_ranges(batch: int, threads: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-@cache
 def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="supportgym-rows")
+    """This process's pool of ``workers`` threads: a forked child gets its own (the parent's
+    threads do not exist there, and work sent to them would wait forever)."""
+    key = (os.getpid(), workers)
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="supportgym-rows")
+    return _POOLS[key]
+
+
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def run_ranges(call: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:

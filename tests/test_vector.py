@@ -246,3 +246,25 @@ def test_row_ranges_and_their_errors():
         run_ranges(fails_on_the_pool, [(0, 3), (3, 7)])
     with pytest.raises(ValueError, match="threads must be"):
         IncidentVectorEnv(num_envs=2, threads=0)
+
+
+def _ranges_in_child(queue) -> None:
+    seen = []
+    run_ranges(lambda start, stop: seen.append((start, stop)), [(0, 3), (3, 7)])
+    queue.put(sorted(seen))
+
+
+def test_row_ranges_run_in_a_forked_child():
+    """A process forked after the pool ran gets threads of its own instead of waiting forever."""
+    import multiprocessing
+
+    run_ranges(lambda start, stop: None, [(0, 1), (1, 2)])  # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_ranges_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("run_ranges in a forked child did not return")
+    assert child.exitcode == 0 and queue.get(timeout=5) == [(0, 3), (3, 7)]

@@ -85,7 +85,8 @@ def refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_t
         firing, services = 0, 0
         for i in range(n):
             for c in range(channels):
-                svc_obs[b, i, FRESH[c]] = _encode_freshness(time[b] - checked_at[b, i, c])
+                if checked_at[b, i, c] > -np.inf:  # (never read: 0, as the opening wrote it)
+                    svc_obs[b, i, FRESH[c]] = _encode_freshness(time[b] - checked_at[b, i, c])
             if present[pr, i]:
                 services += 1
                 for k in range(alerts.shape[2]):

@@ -26,37 +26,41 @@ def rows_metrics(s: State, rows: np.ndarray, service_names: Sequence[tuple[str, 
                  scenarios: Sequence[str]) -> list[dict[str, Any]]:
     """``episode_metrics`` of each of ``rows``, whose service names and scenario are the entries
     of ``service_names`` and ``scenarios`` (each column is read once for all rows)."""
-    held, mitigated, resolved = s.held[rows].tolist(), s.mitigated_at[rows].tolist(), s.resolved_at[rows].tolist()
-    impact_minutes, harmful, invalid = s.impact_minutes[rows].tolist(), s.harmful[rows].tolist(), \
-        s.invalid[rows].tolist()
-    escalations, reopened, validated = s.escalations[rows].tolist(), s.reopened[rows].tolist(), \
-        s.validated[rows].tolist()
-    misrouted, team, answer = s.misrouted_handoffs[rows].tolist(), s.true_team[rows].tolist(), \
-        s.customer_answer[rows].tolist()
-    declared, severity = s.declared[rows].tolist(), true_severity(s.peak_impact[rows]).tolist()
-    returns, steps = s.episode_return[rows].tolist(), s.steps[rows].tolist()
-    fault_type, fault_service = s.fault_type[rows].tolist(), s.fault_service[rows].tolist()
-    out = []
-    for j, names in enumerate(service_names):
-        out.append({
-            "scenario": scenarios[j],
-            "resolved_and_held": bool(held[j]),
-            "time_to_mitigate": float(mitigated[j]),
-            "time_to_resolve": float(resolved[j]) if held[j] else math.nan,
-            "impact_minutes": float(impact_minutes[j]),
-            "harmful_actions": int(harmful[j]),
-            "invalid_actions": int(invalid[j]),
-            "escalations": int(escalations[j]),
-            "wrong_closures": int(reopened[j]),
-            "validated": bool(validated[j]),
-            "misrouted_handoffs": int(misrouted[j]),
-            "owning_team": _TEAM_NAMES[team[j]],
-            "customer_answer": CUSTOMER_ANSWERS[answer[j]],
-            "declared_severity": int(declared[j]),
-            "true_severity": int(severity[j]),
-            "root_causes": [{"fault": FAULT_NAMES[f], "service": names[svc]}
-                            for f, svc in zip(fault_type[j], fault_service[j]) if f >= 0],
-            "return": float(returns[j]),
-            "steps": int(steps[j]),
-        })
-    return out
+    def floats(a: np.ndarray) -> list[float]:
+        return a[rows].astype(np.float64).tolist()
+
+    def ints(a: np.ndarray) -> list[int]:
+        return a[rows].astype(np.int64).tolist()
+
+    def bools(a: np.ndarray) -> list[bool]:
+        return a[rows].astype(bool).tolist()
+
+    held, mitigated, resolved, impact_minutes = bools(s.held), floats(s.mitigated_at), floats(s.resolved_at), \
+        floats(s.impact_minutes)
+    harmful, invalid, escalations, reopened = ints(s.harmful), ints(s.invalid), ints(s.escalations), ints(s.reopened)
+    validated, misrouted, team, answer = bools(s.validated), ints(s.misrouted_handoffs), ints(s.true_team), \
+        ints(s.customer_answer)
+    declared, severity = ints(s.declared), true_severity(s.peak_impact[rows]).astype(np.int64).tolist()
+    returns, steps, fault_type, fault_service = floats(s.episode_return), ints(s.steps), ints(s.fault_type), \
+        ints(s.fault_service)
+    return [{
+        "scenario": scenarios[j],
+        "resolved_and_held": held[j],
+        "time_to_mitigate": mitigated[j],
+        "time_to_resolve": resolved[j] if held[j] else math.nan,
+        "impact_minutes": impact_minutes[j],
+        "harmful_actions": harmful[j],
+        "invalid_actions": invalid[j],
+        "escalations": escalations[j],
+        "wrong_closures": reopened[j],
+        "validated": validated[j],
+        "misrouted_handoffs": misrouted[j],
+        "owning_team": _TEAM_NAMES[team[j]],
+        "customer_answer": CUSTOMER_ANSWERS[answer[j]],
+        "declared_severity": declared[j],
+        "true_severity": severity[j],
+        "root_causes": [{"fault": FAULT_NAMES[f], "service": names[svc]}
+                        for f, svc in zip(fault_type[j], fault_service[j]) if f >= 0],
+        "return": returns[j],
+        "steps": steps[j],
+    } for j, names in enumerate(service_names)]

@@ -104,11 +104,11 @@ class IncidentVectorEnv(VectorEnv):
         B = self.num_envs
         self.scenarios: list[Scenario] = [first] * B
         # Parameter row k holds the scenario ``self._held[k]`` (a suite index, -1 none), and
-        # ``self._row_of`` maps back; the writable buffers behind ``params`` (read-only views of
+        # ``self._row_of[index]`` maps back (-1: not held); the writable buffers behind ``params`` (read-only views of
         # them) grow by doubling, up to num_envs rows.
         self._param_buffers: dict[str, np.ndarray] = {}
         self._held = np.zeros(0, dtype=np.int64)
-        self._row_of: dict[int, int] = {}
+        self._row_of = np.full(len(self._single.suite.scenarios), -1, dtype=np.int64)
         self._grow_params(1)
         self._load(0, self._single.scenario_index(first))
         self.state = State.empty(B, self.table.max_services)
@@ -183,8 +183,9 @@ class IncidentVectorEnv(VectorEnv):
             rows = np.flatnonzero(ended)
             final_obs = np.full(self.num_envs, None, dtype=object)
             metrics = np.full(self.num_envs, None, dtype=object)
-            for i, ended_metrics in zip(rows, self.rows_metrics(rows)):
-                final_obs[i] = self.state.obs[i].copy()
+            ended_obs = self.state.obs[rows]  # one copy of them all; each row's is a view of it
+            for j, (i, ended_metrics) in enumerate(zip(rows.tolist(), self.rows_metrics(rows))):
+                final_obs[i] = ended_obs[j]
                 metrics[i] = ended_metrics
             final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
             final_masks[rows] = allowed_rows(self.params, self.state, rows)
@@ -254,14 +255,18 @@ class IncidentVectorEnv(VectorEnv):
         """The parameter row of each scenario ``chosen`` (suite indices) that ``rows`` reset into:
         the row already holding it, else one that no other row runs and no scenario of ``chosen``
         holds (an empty one first; ``params`` grows when there is none), loaded with it."""
+        out = self._row_of[chosen]
+        missing = np.flatnonzero(out < 0)
+        if len(missing) == 0:  # (most resets: every scenario drawn is held already)
+            return out
         slots = len(self._held)
         resetting = np.bincount(self.state.param_row[rows], minlength=slots)
         others = np.bincount(self.state.param_row, minlength=slots) - resetting  # the rows that run on
         taken = (others > 0) | np.isin(self._held, chosen)
-        out = np.empty(len(chosen), dtype=np.int64)
-        for m, index in enumerate(chosen.tolist()):
-            k = self._row_of.get(index)
-            if k is None:
+        for m in missing.tolist():
+            index = int(chosen[m])
+            k = int(self._row_of[index])
+            if k < 0:  # (else an earlier row of this reset loaded it)
                 free = np.flatnonzero(~taken)
                 if len(free) == 0:  # (never with num_envs rows: at most num_envs - 1 others are taken)
                     self._grow_params(min(2 * len(self._held), self.num_envs))
@@ -270,7 +275,7 @@ class IncidentVectorEnv(VectorEnv):
                 empty = free[self._held[free] < 0]
                 k = int(empty[0] if len(empty) else free[0])
                 self._load(k, index)
-            taken[k] = True
+                taken[k] = True
             out[m] = k
         return out
 
@@ -279,7 +284,8 @@ class IncidentVectorEnv(VectorEnv):
         p = self._single._params_at(index)
         for name, buffer in self._param_buffers.items():
             buffer[k] = getattr(p, name)[0] if name != "reward_weights" else p.reward_weights
-        self._row_of.pop(int(self._held[k]), None)
+        if self._held[k] >= 0:
+            self._row_of[self._held[k]] = -1
         self._held[k] = index
         self._row_of[index] = k
 

@@ -24,7 +24,7 @@ from supportgym.rng import STREAM_WORDS, random, read_streams, write_stream
 from supportgym.stages import action, diagnosis, triage, validation
 from supportgym.stages.action import INTERVENES, by_kind, decode_kernel, remedies_kernel
 from supportgym.stages.diagnosis import diagnose_kernel
-from supportgym.stages.signal import N_SIGNALS, alerts_kernel, signals_kernel
+from supportgym.stages.signal import alerts_kernel, signal_buffers, signals_kernel
 from supportgym.stages.triage import desk_kernel, triage_kernel
 from supportgym.stages.validation import (
     ask_customer_row,
@@ -37,7 +37,7 @@ from supportgym.stages.validation import (
 from supportgym.threads import row_ranges, run_ranges, splits
 from supportgym.world.mechanisms import advance_kernel
 from supportgym.world.params import ParamArrays, Params
-from supportgym.world.state import N_ALERT_KINDS, State, StateArrays
+from supportgym.world.state import State, StateArrays
 
 
 @dataclass
@@ -138,9 +138,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
         disrupting |= DISRUPTING[k]
     tier, declared = S.tier.copy(), S.declared.copy()  # the action costs the old rates
     no_target, full_capacity = np.full(batch, -1), np.ones(batch)
-    table = np.empty((batch, N_SIGNALS, n))
-    impact = np.empty(batch)
-    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
+    table, impact, conditions = signal_buffers(batch, n)
     # A validation watches the whole window: healthy at its start and at its end.
     healthy_before = np.zeros(batch, np.bool_)
     if validating:
@@ -213,8 +211,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
                                P.present, P.load_matrix, P.redirect, P.calls, P.upward_calls, P.upward_callees,
                                P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level,
                                S.acc_rate, S.defect_timer, S.fault_type, S.fault_service, no_target, full_capacity,
-                               np.empty((batch, N_SIGNALS, n)), np.empty(batch),
-                               np.empty((batch, n, N_ALERT_KINDS), np.bool_), window, held)
+                               *signal_buffers(batch, n), window, held)
             for b in closing:
                 record_close(b, window[b], held[b], P.post_resolution[S.param_row[b]], S.time, S.impact_minutes,
                              S.resolved_at, S.held, S.reopened)

@@ -19,10 +19,10 @@ import numpy as np
 from supportgym.compiled import kernel, stamp_cache
 from supportgym.contract.vocabulary import N_LOG_CLASSES, N_TEAMS, ServiceKind
 from supportgym.rng import integers, random, shuffle, uniform
-from supportgym.stages.signal import N_SIGNALS, break_alert_rules, file_reports, warm_up_kernel
+from supportgym.stages.signal import break_alert_rules, file_reports, signal_buffers, warm_up_kernel
 from supportgym.world.mechanisms import ACC_BASELINE, DEPLOY, N_ACCUMULATORS, NO_CHANGE
 from supportgym.world.params import ParamArrays
-from supportgym.world.state import MAX_FAULTS, N_ALERT_KINDS, StateArrays
+from supportgym.world.state import MAX_FAULTS, StateArrays
 
 _DAY = 1440.0
 #: Minutes since the last deploy and config push of a healthy service, drawn uniformly.
@@ -226,8 +226,7 @@ def draw_kernel(fault_ranges, fault_facts, plan_choices, plan_sizes, plan_rates,
     draw_faults(streams, of_row, ranges, facts, choices, sizes, S.time, S.tier, S.acc_level, S.deploy_time,
                 S.config_time, S.version, onsets, order, picked)
     dt, no_target, full_capacity = np.zeros(batch), np.full(batch, -1), np.ones(batch)
-    table, impact = np.empty((batch, N_SIGNALS, n)), np.empty(batch)
-    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
+    table, impact, conditions = signal_buffers(batch, n)
     for position in range(MAX_FAULTS):  # each fault in the order they began
         rows = np.flatnonzero(sizes[:, SIZE_FAULTS] > position)
         if position > 0:  # the world runs (alert rules too) up to this fault's onset

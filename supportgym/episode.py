@@ -29,7 +29,7 @@ from supportgym.draws import (
 )
 from supportgym.observe import refresh_kernel, static_kernel
 from supportgym.rng import read_streams, write_stream
-from supportgym.stages.signal import N_SIGNALS, alerts_kernel, signals_kernel
+from supportgym.stages.signal import alerts_kernel, signal_buffers, signals_kernel
 from supportgym.suite import Scenario, known_fix
 from supportgym.suite.loading import change_of
 from supportgym.suite.schema import RewardWeights
@@ -46,7 +46,7 @@ from supportgym.world.params import (
     ParamArrays,
     Params,
 )
-from supportgym.world.state import MAX_FAULTS, N_ALERT_KINDS, State, StateArrays
+from supportgym.world.state import MAX_FAULTS, State, StateArrays
 from supportgym.world.teams import team_of
 
 
@@ -84,7 +84,8 @@ class EpisodePlans:
             self.fault_facts[index, k] = [
                 FAULT_INDEX[spec.name], isinstance(entry.onset_minutes, list), len(candidates),
                 -1 if spec.defect is None else int(spec.defect),
-                -1 if spec.accumulator is None else int(spec.accumulator), spec.cache_down, spec.spike, change, int(spec.ticket)]
+                -1 if spec.accumulator is None else int(spec.accumulator), spec.cache_down, spec.spike, change,
+                int(spec.ticket)]
             for c, name in enumerate(candidates):
                 service = topo.names.index(name)
                 fix = known_fix(scenario, entry.type, name)
@@ -154,8 +155,7 @@ def open_kernel(params, state):  # pragma: no cover - compiled
     rows = np.arange(batch)
     dt = np.maximum(-S.time, 0.0)
     advance_kernel(S.time, dt, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
-    table, impact = np.empty((batch, N_SIGNALS, n)), np.empty(batch)
-    conditions = np.empty((batch, n, N_ALERT_KINDS), np.bool_)
+    table, impact, conditions = signal_buffers(batch, n)
     no_target, full_capacity = np.full(batch, -1), np.ones(batch)
     signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
                    P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,

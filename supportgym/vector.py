@@ -42,7 +42,6 @@ small batches use one; results are the same for any number).
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,15 +55,12 @@ from supportgym.contract.vocabulary import DEFAULT_MAX_SERVICES
 from supportgym.env import IncidentEnv, InvalidActionError
 from supportgym.episode import choose, draw_episodes, open_episodes
 from supportgym.metrics import rows_metrics
-from supportgym.reward import N_WEIGHTS
 from supportgym.rng import STREAM_WORDS, read_streams
 from supportgym.stages.action import allowed_rows
 from supportgym.suite import Scenario
 from supportgym.threads import available_cores, row_ranges, run_ranges, splits
-from supportgym.world.params import Params
+from supportgym.world.params import PARAM_ARRAY_NAMES, Params
 from supportgym.world.state import State
-
-_PARAM_FIELDS = tuple(f.name for f in fields(Params))
 
 
 class IncidentVectorEnv(VectorEnv):
@@ -282,8 +278,8 @@ class IncidentVectorEnv(VectorEnv):
     def _load(self, k: int, index: int) -> None:
         """Write scenario ``index``'s parameters into parameter row ``k`` (replacing its scenario's)."""
         p = self._single._params_at(index)
-        for name, buffer in self._param_buffers.items():
-            buffer[k] = getattr(p, name)[0] if name != "reward_weights" else p.reward_weights
+        for buffer, value in zip(self._param_buffers.values(), p.arrays()):  # (in PARAM_ARRAY_NAMES order)
+            buffer[k] = value[0]
         if self._held[k] >= 0:
             self._row_of[self._held[k]] = -1
         self._held[k] = index
@@ -291,9 +287,8 @@ class IncidentVectorEnv(VectorEnv):
 
     def _grow_params(self, size: int) -> None:
         """Room for ``size`` parameter rows (the rows held so far kept in place)."""
-        p0, held = self._single.params, len(self._held)
-        for name in _PARAM_FIELDS:
-            value = p0.reward_weights.reshape(1, N_WEIGHTS) if name == "reward_weights" else getattr(p0, name)
+        held = len(self._held)
+        for name, value in zip(PARAM_ARRAY_NAMES, self._single.params.arrays()):  # (one row each)
             grown = np.zeros((size, *value.shape[1:]), dtype=value.dtype)
             if held:
                 grown[:held] = self._param_buffers[name]

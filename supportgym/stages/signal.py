@@ -75,9 +75,7 @@ class Signals:
 
     def __init__(self, batch: int, n: int):
         """Uninitialised arrays, for a kernel to fill."""
-        self.table = np.empty((batch, N_SIGNALS, n))
-        self.impact = np.empty(batch)
-        self.conditions = np.empty((batch, n, len(ALERT_THRESHOLDS)), dtype=bool)
+        self.table, self.impact, self.conditions = signal_buffers(batch, n)
 
     load = property(lambda self: self.table[:, SIG_LOAD], doc="(B, N) requests per unit of healthy edge traffic")
     utilisation = property(lambda self: self.table[:, SIG_UTILISATION], doc="(B, N) load / capacity")
@@ -89,6 +87,13 @@ class Signals:
     saturation = property(lambda self: self.table[:, SIG_SATURATION],
                           doc="(B, N) max of utilisation and resource levels")
     down = property(lambda self: self.table[:, SIG_DOWN] > 0.5, doc="(B, N) bool: down (restarting or crashed)")
+
+
+@kernel
+def signal_buffers(batch, n):  # pragma: no cover - compiled
+    """Uninitialised (table, impact, conditions) of ``batch`` rows over ``n`` services, for
+    ``signals_kernel`` to fill (the arrays of ``Signals``)."""
+    return np.empty((batch, N_SIGNALS, n)), np.empty(batch), np.empty((batch, n, len(ALERT_THRESHOLDS)), np.bool_)
 
 
 @cache

@@ -143,15 +143,15 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     healthy_before = np.zeros(batch, np.bool_)
     if validating:
         watched = rows[kind == VALIDATE]
-        signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+        signals_kernel(S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix, P.redirect, P.calls,
                        P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down,
                        S.scale, S.defect, S.acc_level, no_target, full_capacity, watched, table, impact, conditions)
         for b in watched:
             healthy_before[b] = healthy_row(b, impact, conditions)
 
     # 1. Signal: the world moves on while the action runs (a restart takes its service down).
-    advance_kernel(S.time, minutes, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
-    signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+    advance_kernel(S.time, minutes, S.param_row, P.n_services, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
+    signals_kernel(S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix, P.redirect, P.calls,
                    P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,
                    S.defect, S.acc_level, target if disrupting else no_target,
                    capacity_during if disrupting else full_capacity, rows, table, impact, conditions)
@@ -180,7 +180,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
             if INTERVENES[kind[b]] or capacity_during[b] < 1.0:
                 changed[count] = b
                 count += 1
-        signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+        signals_kernel(S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix, P.redirect, P.calls,
                        P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down,
                        S.scale, S.defect, S.acc_level, no_target, full_capacity, changed[:count], table, impact,
                        conditions)
@@ -195,7 +195,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
                 ask_customer_row(b, random(streams, of_row[b]), impact, S.ticket, S.time, S.customer_answer,
                                  S.customer_time, S.glob_obs)
     # The alerts the world now raises.
-    alerts_kernel(rows, conditions, S.alert_pending, minutes, P.alert_delay, S.param_row, S.alert_muted,
+    alerts_kernel(rows, conditions, S.alert_pending, minutes, P.alert_delay, S.param_row, P.n_services, S.alert_muted,
                   S.false_until, S.time, S.alerts, S.svc_obs)
 
     # Reward and episode ends; a resolution runs the hold window.
@@ -208,7 +208,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
         if resolving:
             closing = rows[kind == RESOLVE]
             hold_window_kernel(closing, P.post_resolution, S.impact_now, S.time, P.traffic_table, P.service_table,
-                               P.present, P.load_matrix, P.redirect, P.calls, P.upward_calls, P.upward_callees,
+                               P.n_services, P.load_matrix, P.redirect, P.calls, P.upward_calls, P.upward_callees,
                                P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level,
                                S.acc_rate, S.defect_timer, S.fault_type, S.fault_service, no_target, full_capacity,
                                *signal_buffers(batch, n), window, held)
@@ -229,7 +229,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     for b in range(batch):
         invalid[b] = not valid[b]
     refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
-                   S.alerts, P.present, S.param_row, invalid)
+                   S.alerts, P.n_services, S.param_row, invalid)
 
 
 stamp_cache(__file__, globals())

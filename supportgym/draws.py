@@ -233,7 +233,7 @@ def draw_kernel(fault_ranges, fault_facts, plan_choices, plan_sizes, plan_rates,
             for m in rows:
                 dt[m] = max(-onsets[m, order[m, position]] - S.time[m], 0.0)
             moving = rows[dt[rows] > 0]
-            warm_up_kernel(moving, dt, S.time, P.traffic_table, P.service_table, P.present, P.load_matrix,
+            warm_up_kernel(moving, dt, S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix,
                            P.redirect, P.calls, P.upward_calls, P.upward_callees, P.callees_first, S.param_row,
                            S.load_mult, S.cache_down, S.scale, S.defect, S.acc_level, S.acc_rate, S.defect_timer,
                            no_target, full_capacity, S.alert_pending, P.alert_delay, S.alert_muted, S.false_until,

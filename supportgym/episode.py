@@ -154,13 +154,13 @@ def open_kernel(params, state):  # pragma: no cover - compiled
     batch, n = S.cache_down.shape
     rows = np.arange(batch)
     dt = np.maximum(-S.time, 0.0)
-    advance_kernel(S.time, dt, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
+    advance_kernel(S.time, dt, S.param_row, P.n_services, S.acc_level, S.acc_rate, S.defect, S.defect_timer)
     table, impact, conditions = signal_buffers(batch, n)
     no_target, full_capacity = np.full(batch, -1), np.ones(batch)
-    signals_kernel(S.time, P.traffic_table, P.service_table, P.present, P.load_matrix, P.redirect, P.calls,
+    signals_kernel(S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix, P.redirect, P.calls,
                    P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,
                    S.defect, S.acc_level, no_target, full_capacity, rows, table, impact, conditions)
-    alerts_kernel(rows, conditions, S.alert_pending, dt, P.alert_delay, S.param_row, S.alert_muted, S.false_until,
+    alerts_kernel(rows, conditions, S.alert_pending, dt, P.alert_delay, S.param_row, P.n_services, S.alert_muted, S.false_until,
                   S.time, S.alerts, S.svc_obs)
     S.impact_now[:] = impact  # alerts leave the world as it was: these are its signals at time 0
     S.peak_impact[:] = impact
@@ -168,10 +168,10 @@ def open_kernel(params, state):  # pragma: no cover - compiled
                   S.ticket, S.tier, S.declared, S.routed, S.category, S.escalations, S.customer_answer, S.svc_obs,
                   S.glob_obs, S.graph_obs)
     no_time = np.zeros(batch)
-    alerts_kernel(rows, conditions, S.alert_pending, no_time, P.alert_delay, S.param_row, S.alert_muted,
+    alerts_kernel(rows, conditions, S.alert_pending, no_time, P.alert_delay, S.param_row, P.n_services, S.alert_muted,
                   S.false_until, S.time, S.alerts, S.svc_obs)
     refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
-                   S.alerts, P.present, S.param_row, np.zeros(batch, np.bool_))
+                   S.alerts, P.n_services, S.param_row, np.zeros(batch, np.bool_))
 
 
 # --- the scenario's frozen parameters -------------------------------------------------------
@@ -230,6 +230,7 @@ def scenario_params(scenario: Scenario, actions: ActionTable) -> Params:
     noise = scenario.noise
     return Params(
         present=present,
+        n_services=np.array([n]),
         kind=kinds,
         service_table=np.stack([rows[r] for r in range(N_SERVICE_ROWS)], axis=1),
         load_matrix=load_matrix,

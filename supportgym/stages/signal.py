@@ -128,7 +128,7 @@ def signals(p: Params, s: State) -> Signals:
     batch, n = s.cache_down.shape
     out = Signals(batch, n)
     target, capacity = no_target(batch)  # no service loses capacity
-    signals_kernel(s.time, p.traffic_table, p.service_table, p.present, p.load_matrix, p.redirect, p.calls,
+    signals_kernel(s.time, p.traffic_table, p.service_table, p.n_services, p.load_matrix, p.redirect, p.calls,
                    p.upward_calls, p.upward_callees, p.callees_first, s.param_row, s.load_mult, s.cache_down, s.scale,
                    s.defect, s.acc_level, target, capacity, _all_rows(batch), out.table, out.impact, out.conditions)
     return out
@@ -136,7 +136,7 @@ def signals(p: Params, s: State) -> Signals:
 
 @kernel
 def signals_kernel(
-    time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls, upward_callees,
+    time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls, upward_callees,
     callees_first, param_row, load_mult, cache_down, scale, defect, acc_level, during_target, during_capacity, rows,
     out, impact, conditions,
 ):  # pragma: no cover - compiled
@@ -149,12 +149,15 @@ def signals_kernel(
     Linear in the services and calls, not quadratic: the load sums run over the services that
     inject load (entries, spikes), the upward sums over each service's callees
     (``upward_callees``) and the dead caches; every sum adds the same nonzero terms in the same
-    order as the dense products did (zero terms add nothing), so the results are bit-identical."""
-    n = present.shape[1]
+    order as the dense products did (zero terms add nothing), so the results are bit-identical.
+    The loops run over the row's ``n_services`` slots; a padding slot, which nothing reaches, gets
+    the values the full computation gives it: idle at its own latency, nothing failing."""
+    n = service_table.shape[2]
     raw = np.empty(n)
     dead = np.empty(n, np.int64)  # the row's dead caches, in index order
     for b in rows:
         pr = param_row[b]
+        used = n_services[pr]
         entry, base_load, capacity = service_table[pr, ROW_ENTRY], service_table[pr, ROW_BASE_LOAD], \
             service_table[pr, ROW_CAPACITY]
         base_latency, slo_latency = service_table[pr, ROW_BASE_LATENCY], service_table[pr, ROW_SLO_LATENCY]
@@ -168,18 +171,18 @@ def signals_kernel(
         daily = math.sin((hour - TRAFFIC_RISE_HOUR) * 2.0 * math.pi / 24.0)
         traffic = 1.0 + traffic_table[pr, TRAFFIC_AMPLITUDE] * daily
         # load flows down the calls; a dead cache sends its hits to the database it fronts
-        for j in range(n):
+        for j in range(used):
             raw[j] = entry[j] * traffic + base_load[j] * (load_mult[b, j] - 1.0)
             load[j] = 0.0
-        for i in range(n):
+        for i in range(used):
             if raw[i] != 0.0:
-                for j in range(n):
+                for j in range(used):
                     load[j] += raw[i] * load_matrix[pr, i, j]
-        for i in range(n):
+        for i in range(used):
             if cache_down[b, i] > 0.0:
-                for j in range(n):
+                for j in range(used):
                     load[j] += load[i] * cache_down[b, i] * redirect[pr, i, j]
-        for i in range(n):
+        for i in range(used):
             e_def, l_def, cap_lost = 0.0, 0.0, 0.0
             for d in range(defect.shape[2]):
                 x = defect[b, i, d]
@@ -209,14 +212,14 @@ def signals_kernel(
         # errors and latency flow up the calls, callees first
         impact[b] = 0.0
         n_dead = 0
-        for i in range(n):
+        for i in range(used):
             if cache_down[b, i] > 0.0:
                 dead[n_dead] = i
                 n_dead += 1
-        for idx in range(n):
+        for idx in range(used):
             j = callees_first[pr, idx]
             e, lat = err_own[j], lat_own[j]
-            for t in range(n):
+            for t in range(used):
                 d = upward_callees[pr, j, t]
                 if d < 0:
                     break
@@ -226,7 +229,7 @@ def signals_kernel(
             for k in range(n_dead):  # the hits of a dead cache now wait on its database
                 c = dead[k]
                 if calls[pr, j, c] > 0.0:
-                    for d in range(n):
+                    for d in range(used):
                         w = calls[pr, j, c] * redirect[pr, c, d]
                         if w != 0.0:
                             e += w * err[d]
@@ -238,21 +241,27 @@ def signals_kernel(
             if entry[j] > 0.0:
                 breach = min(max(lat / slo_latency[j] - 1.0, 0.0), 1.0)
                 impact[b] += entry[j] * (e + (1.0 - e) * breach)
-            conditions[b, j, ALERT_ERRORS] = present[pr, j] and e > ALERT_THRESHOLDS[ALERT_ERRORS]
-            conditions[b, j, ALERT_LATENCY] = present[pr, j] and ratio[j] > ALERT_THRESHOLDS[ALERT_LATENCY]
-            conditions[b, j, ALERT_SATURATION] = present[pr, j] and saturation[j] > ALERT_THRESHOLDS[ALERT_SATURATION]
-            conditions[b, j, ALERT_DOWN] = present[pr, j] and down[j] > ALERT_THRESHOLDS[ALERT_DOWN]
+            conditions[b, j, ALERT_ERRORS] = e > ALERT_THRESHOLDS[ALERT_ERRORS]
+            conditions[b, j, ALERT_LATENCY] = ratio[j] > ALERT_THRESHOLDS[ALERT_LATENCY]
+            conditions[b, j, ALERT_SATURATION] = saturation[j] > ALERT_THRESHOLDS[ALERT_SATURATION]
+            conditions[b, j, ALERT_DOWN] = down[j] > ALERT_THRESHOLDS[ALERT_DOWN]
+        for j in range(used, n):  # padding
+            load[j], util[j], err_own[j], err[j], saturation[j], down[j] = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            lat_own[j] = latency[j] = base_latency[j]
+            ratio[j] = base_latency[j] / healthy_latency[j]
+            conditions[b, j] = False
 
 
 def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
-    alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.param_row, s.alert_muted,
+    alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.param_row, p.n_services,
+                  s.alert_muted,
                   s.false_until, s.time, s.alerts, s.svc_obs)
 
 
 @kernel
-def warm_up_kernel(rows, dt, time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+def warm_up_kernel(rows, dt, time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls,
                    upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level, acc_rate,
                    defect_timer, target, capacity, pending, delay, muted, false_until, alerts, svc_obs, table, impact,
                    conditions):  # pragma: no cover - compiled
@@ -260,19 +269,19 @@ def warm_up_kernel(rows, dt, time, traffic_table, service_table, present, load_m
     that time (``table``, ``impact``, ``conditions``: scratch written at those rows)."""
     for m in range(rows.shape[0]):
         b, one = rows[m], rows[m:m + 1]
-        advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
-        signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+        advance_row(b, dt[b], n_services[param_row[b]], time, acc_level, acc_rate, defect, defect_timer)
+        signals_kernel(time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls,
                        upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level,
                        target, capacity, one, table, impact, conditions)
-        alerts_kernel(one, conditions, pending, dt, delay, param_row, muted, false_until, time, alerts, svc_obs)
+        alerts_kernel(one, conditions, pending, dt, delay, param_row, n_services, muted, false_until, time, alerts, svc_obs)
 
 
 @kernel
-def alerts_kernel(rows, conditions, pending, dt, delay, param_row, muted, false_until, time, alerts,
+def alerts_kernel(rows, conditions, pending, dt, delay, param_row, n_services, muted, false_until, time, alerts,
                   svc_obs):  # pragma: no cover - compiled
-    n, kinds = conditions.shape[1], conditions.shape[2]
+    kinds = conditions.shape[2]
     for b in rows:
-        for i in range(n):
+        for i in range(n_services[param_row[b]]):  # (padding never alerts: left as the opening wrote it)
             for k in range(kinds):
                 if conditions[b, i, k]:
                     pending[b, i, k] += dt[b]

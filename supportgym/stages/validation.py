@@ -99,7 +99,7 @@ def write_customer_row(b, customer_answer, glob_obs):  # pragma: no cover - comp
 
 
 @kernel
-def hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, present, load_matrix,
+def hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, service_table, n_services, load_matrix,
                         redirect, calls, upward_calls, upward_callees, callees_first, param_row, load_mult, cache_down,
                         scale, defect, acc_level, acc_rate, defect_timer, fault_type, fault_service, target, capacity,
                         table, impact, conditions, total, held):  # pragma: no cover - compiled
@@ -108,15 +108,15 @@ def hold_window_kernel(rows, post_resolution, impact_now, time, traffic_table, s
     for m in range(rows.shape[0]):
         b, one = rows[m], rows[m:m + 1]
         chunk = post_resolution[param_row[b]] / HOLD_WINDOW_STEPS
-        signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+        signals_kernel(time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls,
                         upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level,
                         target, capacity, one, table, impact, conditions)
         active = _any_fault_at_work(b, fault_type, fault_service, defect, acc_rate, acc_level, cache_down, table)
         previous = impact_now[b]
         worst, window = previous, 0.0
         for _ in range(HOLD_WINDOW_STEPS):
-            advance_row(b, chunk, time, acc_level, acc_rate, defect, defect_timer)
-            signals_kernel(time, traffic_table, service_table, present, load_matrix, redirect, calls, upward_calls,
+            advance_row(b, chunk, n_services[param_row[b]], time, acc_level, acc_rate, defect, defect_timer)
+            signals_kernel(time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls,
                             upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect,
                             acc_level, target, capacity, one, table, impact, conditions)
             window += chunk * 0.5 * (previous + impact[b])

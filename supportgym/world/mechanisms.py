@@ -107,21 +107,23 @@ NO_CHANGE, DEPLOY, CONFIG = 0, 1, 2
 
 
 @kernel
-def advance_kernel(time, dt, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
+def advance_kernel(time, dt, param_row, n_services, acc_level, acc_rate, defect,
+                   defect_timer):  # pragma: no cover - compiled
     """Move the hidden world forward by ``dt`` (B,) minutes, in place: leaks fill (up to 1),
     defect timers run down (a defect ends at 0), the blip decays exponentially."""
     for b in range(defect.shape[0]):
-        advance_row(b, dt[b], time, acc_level, acc_rate, defect, defect_timer)
+        advance_row(b, dt[b], n_services[param_row[b]], time, acc_level, acc_rate, defect, defect_timer)
 
 
 @kernel
-def advance_row(b, step, time, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
-    """``advance_kernel`` for batch row b by ``step`` minutes (compiled callers step one row)."""
+def advance_row(b, step, used, time, acc_level, acc_rate, defect, defect_timer):  # pragma: no cover - compiled
+    """``advance_kernel`` for batch row b by ``step`` minutes over its first ``used`` service slots
+    (padding has no leak or defect: its timers stay at inf)."""
     if step == 0.0:
         return
-    n, n_defects = defect.shape[1], defect.shape[2]
+    n_defects = defect.shape[2]
     time[b] += step
-    for i in range(n):
+    for i in range(used):
         for a in range(acc_level.shape[2]):
             if acc_rate[b, i, a] != 0.0:
                 acc_level[b, i, a] = min(acc_level[b, i, a] + acc_rate[b, i, a] * step, 1.0)

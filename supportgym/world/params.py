@@ -32,7 +32,10 @@ TRAFFIC_START_HOUR, TRAFFIC_AMPLITUDE = 0, 1
 class Params:
     """Frozen arrays of K parameter rows over N service slots (read-only)."""
 
-    present: np.ndarray  # (K, N) bool
+    present: np.ndarray  # (K, N) bool: slots 0..n_services-1
+    # (K,) int: the system's services fill the first slots; the rest is padding, which nothing reaches
+    # (no fault, action or alert), so the kernels skip it
+    n_services: np.ndarray
     kind: np.ndarray  # (K, N) int, -1 for empty slots
     service_table: np.ndarray  # (K, N_SERVICE_ROWS, N): the rows named ROW_* (see the properties)
     load_matrix: np.ndarray  # (K, N, N)

@@ -160,8 +160,8 @@ def open_kernel(params, state):  # pragma: no cover - compiled
     signals_kernel(S.time, P.traffic_table, P.service_table, P.n_services, P.load_matrix, P.redirect, P.calls,
                    P.upward_calls, P.upward_callees, P.callees_first, S.param_row, S.load_mult, S.cache_down, S.scale,
                    S.defect, S.acc_level, no_target, full_capacity, rows, table, impact, conditions)
-    alerts_kernel(rows, conditions, S.alert_pending, dt, P.alert_delay, S.param_row, P.n_services, S.alert_muted, S.false_until,
-                  S.time, S.alerts, S.svc_obs)
+    alerts_kernel(rows, conditions, S.alert_pending, dt, P.alert_delay, S.param_row, P.n_services, S.alert_muted,
+                  S.false_until, S.time, S.alerts, S.svc_obs)
     S.impact_now[:] = impact  # alerts leave the world as it was: these are its signals at time 0
     S.peak_impact[:] = impact
     static_kernel(P.present, P.kind, P.service_table, P.depth, P.failover, P.calls, S.param_row, S.internal_report,

@@ -273,7 +273,8 @@ def warm_up_kernel(rows, dt, time, traffic_table, service_table, n_services, loa
         signals_kernel(time, traffic_table, service_table, n_services, load_matrix, redirect, calls, upward_calls,
                        upward_callees, callees_first, param_row, load_mult, cache_down, scale, defect, acc_level,
                        target, capacity, one, table, impact, conditions)
-        alerts_kernel(one, conditions, pending, dt, delay, param_row, n_services, muted, false_until, time, alerts, svc_obs)
+        alerts_kernel(one, conditions, pending, dt, delay, param_row, n_services, muted, false_until, time, alerts,
+                      svc_obs)
 
 
 @kernel

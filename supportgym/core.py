@@ -11,6 +11,7 @@ together without returning to Python, so a step costs one kernel call at any bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -69,14 +70,17 @@ VALIDATE, RESOLVE, ASK_CUSTOMER = validation.VALIDATE, validation.RESOLVE, valid
 _NO_STREAMS = np.zeros((0, STREAM_WORDS), dtype=np.uint64)
 
 
-def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
-         rng: np.random.Generator | np.ndarray, threads: int = 1, out: StepResult | None = None) -> StepResult:
+def step(p: Params, s: State, table: ActionTable, actions: np.ndarray, rng: np.random.Generator | np.ndarray,
+         threads: int = 1, out: StepResult | None = None,
+         after: Callable[[int, int], None] | None = None) -> StepResult:
     """Advance every row of ``s`` by its action (B,). ``rng``: one generator the rows draw from in
     row order (a single env's ``np_random``), or a (B, ``rng.STREAM_WORDS``) array of one stream
     per row (a vector env's, each read from the generator a single env would have, so a row
     equals a single env); either advances by exactly what was drawn. With a stream per row, the
     rows may step in ranges on up to ``threads`` threads (``supportgym.threads``; same results).
-    ``out``: a ``StepResult`` of (B,) arrays to write into (a single env reuses one), else a new one."""
+    ``out``: a ``StepResult`` of (B,) arrays to write into (a single env reuses one), else a new one.
+    ``after(start, stop)``: called once rows ``start:stop`` have stepped, on the thread that stepped
+    them (a vector env reads their masks and observations there, without a handoff of its own)."""
     batch = len(actions)
     generator = isinstance(rng, np.random.Generator)
     if generator:  # read only when an action may draw (a masked one draws nothing: written back as read)
@@ -90,11 +94,15 @@ def step(p: Params, s: State, table: ActionTable, actions: np.ndarray,
     outputs = (out.reward, out.terminated, out.truncated, out.invalid, out.harmful, out.minutes)
     if generator or not splits(batch, threads):
         step_kernel(params, state, table.kind, table.service, actions, streams, of_row, *outputs)
+        if after is not None:
+            after(0, batch)
     else:
         def step_range(start: int, stop: int) -> None:
             part = slice(start, stop)
             step_kernel(params, tuple(a[part] for a in state), table.kind, table.service,
                         actions[part], streams[part], _rows(stop - start), *(a[part] for a in outputs))
+            if after is not None:
+                after(start, stop)
 
         run_ranges(step_range, row_ranges(batch, threads))
     if generator and drawing:

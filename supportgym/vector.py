@@ -37,7 +37,9 @@ are those of ``IncidentEnv`` (``suite``, ``max_services``, ``scenario``, ``start
 many steps of its episode, as ``gym.make(..., max_episode_steps=N)``'s ``TimeLimit`` truncates a single env,
 metrics included) and ``threads``: how many threads a step may use (default: every core this
 process may run on; a batch steps in ranges of at least ``threads.MIN_ROWS_PER_THREAD`` rows, so
-small batches use one; results are the same for any number).
+small batches use one; results are the same for any number). Each range's thread also reads its
+rows' masks and copies their observations once they have stepped (``core.step``'s ``after``), so a
+step hands work to another thread once; the rows that ended and were reset are read again after.
 """
 
 from __future__ import annotations
@@ -56,11 +58,16 @@ from supportgym.env import IncidentEnv, InvalidActionError
 from supportgym.episode import choose, draw_episodes, open_episodes
 from supportgym.metrics import rows_metrics
 from supportgym.rng import STREAM_WORDS, read_streams
-from supportgym.stages.action import allowed_rows
+from supportgym.stages.action import allowed_range, allowed_rows
 from supportgym.suite import Scenario
 from supportgym.threads import available_cores, row_ranges, run_ranges, splits
 from supportgym.world.params import PARAM_ARRAY_NAMES, Params
 from supportgym.world.state import State
+
+
+#: Rows of observations worth a thread of their own to copy, outside a step (a row is ~0.3 µs of
+#: copying; a handoff ~100 µs: ``supportgym.threads``). A step copies them on its own threads.
+COPY_ROWS_PER_THREAD = 1024
 
 
 class IncidentVectorEnv(VectorEnv):
@@ -167,7 +174,16 @@ class IncidentVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
-        res = core.step(self.params, self.state, self.table, actions, self._streams, self.threads)
+        state = self.state
+        masks = np.empty((self.num_envs, self.table.n), dtype=bool)
+        obs = np.empty_like(state.obs) if self.copy else state.obs
+
+        def read_out(start: int, stop: int) -> None:  # on the thread that stepped these rows
+            allowed_range(self.params, state, start, stop, masks)
+            if self.copy:
+                np.copyto(obs[start:stop], state.obs[start:stop])
+
+        res = core.step(self.params, state, self.table, actions, self._streams, self.threads, after=read_out)
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
             res.truncated |= self.state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
@@ -189,8 +205,11 @@ class IncidentVectorEnv(VectorEnv):
                          final_info={"action_mask": final_masks, "_action_mask": ended,
                                      "episode_metrics": metrics, "_episode_metrics": ended})
             self._reset_rows(rows, None)
-        infos["action_mask"], infos["_action_mask"] = self.action_masks(), self._ones
-        return self._observations(), res.reward, res.terminated, res.truncated, infos
+            masks[rows] = allowed_rows(self.params, state, rows)  # their new episodes'
+            if self.copy:
+                obs[rows] = state.obs[rows]
+        infos["action_mask"], infos["_action_mask"] = masks, self._ones
+        return obs, res.reward, res.terminated, res.truncated, infos
 
     def action_masks(self) -> np.ndarray:
         """(B, A) bool: the actions each row may take now, as MaskablePPO expects."""
@@ -212,10 +231,11 @@ class IncidentVectorEnv(VectorEnv):
         obs = self.state.obs
         if not self.copy:
             return obs
-        if not splits(len(obs), self.threads):
+        if not splits(len(obs), self.threads, COPY_ROWS_PER_THREAD):
             return obs.copy()
         out = np.empty_like(obs)
-        run_ranges(lambda start, stop: np.copyto(out[start:stop], obs[start:stop]), row_ranges(len(obs), self.threads))
+        run_ranges(lambda start, stop: np.copyto(out[start:stop], obs[start:stop]),
+                   row_ranges(len(obs), self.threads, COPY_ROWS_PER_THREAD))
         return out
 
     def _check_actions(self, actions: Any) -> np.ndarray:

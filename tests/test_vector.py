@@ -233,7 +233,9 @@ def test_row_ranges_and_their_errors():
     assert not splits(2 * MIN_ROWS_PER_THREAD - 1, 2) and splits(2 * MIN_ROWS_PER_THREAD, 2)
     assert not splits(10**6, 1)
     assert row_ranges(10, 4) == [(0, 10)]  # too few rows for a thread of their own
-    assert row_ranges(4 * MIN_ROWS_PER_THREAD, 3) == [(0, 170), (170, 341), (341, 512)]
+    assert row_ranges(512, 3, min_rows=128) == [(0, 170), (170, 341), (341, 512)]
+    assert row_ranges(512, 3, min_rows=256) == [(0, 256), (256, 512)]
+    assert not splits(1023, 2, min_rows=512) and splits(1024, 2, min_rows=512)
     seen = []
     run_ranges(lambda start, stop: seen.append((start, stop)), [(0, 3), (3, 7)])
     assert sorted(seen) == [(0, 3), (3, 7)]

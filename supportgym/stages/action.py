@@ -72,20 +72,26 @@ ACTS_ON = 0.02
 RELIEVABLE = 0.1
 
 
+#: Rows of masks worth a thread (a row is ~0.1 µs of work; a handoff ~100 µs: ``supportgym.threads``).
+MASK_ROWS_PER_THREAD = 2048
+
+
 def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
     """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity (a
     large batch in ranges of rows on up to ``threads`` threads)."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
-    if not splits(len(out), threads):
+    if not splits(len(out), threads, MASK_ROWS_PER_THREAD):
         _allowed_kernel(p.mask_table, s.param_row, s.tier, s.declared, out)
         return out
-
-    def allowed_range(start: int, stop: int) -> None:
-        part = slice(start, stop)
-        _allowed_kernel(p.mask_table, s.param_row[part], s.tier[part], s.declared[part], out[part])
-
-    run_ranges(allowed_range, row_ranges(len(out), threads))
+    run_ranges(lambda start, stop: allowed_range(p, s, start, stop, out),
+               row_ranges(len(out), threads, MASK_ROWS_PER_THREAD))
     return out
+
+
+def allowed_range(p: Params, s: State, start: int, stop: int, out: np.ndarray) -> None:
+    """``allowed`` of rows ``start:stop``, written to those rows of ``out`` (B, A)."""
+    part = slice(start, stop)
+    _allowed_kernel(p.mask_table, s.param_row[part], s.tier[part], s.declared[part], out[part])
 
 
 def allowed_rows(p: Params, s: State, rows: np.ndarray | int) -> np.ndarray:

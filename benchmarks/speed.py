@@ -15,14 +15,16 @@ each row's allowed ones in one vectorised call, outside the timed region; ``env-
 rows x steps over the time inside ``step`` (autoresets included). If ``nasim`` is installed, its
 ``small`` benchmark runs too (uniform random actions, time inside ``step``/``reset``). The vector
 env uses up to ``--threads`` threads (default: every core; a batch steps in ranges of at least
-128 rows, so small batches use one).
+256 rows, so small batches use one).
 
 Services part: the vector env (``--services-envs`` rows, default 64) on generated suites of
 exactly n services (a generator entry with ``services: [n, n]``, written to a temporary suite
-file; ``max_services`` = n), time per env-step inside ``step``, split into ``core.step``, the
-resets of ended rows, the observation copy and the masks (the rest is bookkeeping), with the
-growth exponent between successive sizes (1 = linear in services). The observation holds the
-``n x n`` call graph, so its copy is quadratic in n by size.
+file; ``max_services`` = n), time per env-step inside ``step``, split into the step kernel
+(``core.step_kernel``: the simulation), the read-out (the rest of ``core.step``: the masks and the
+observation copy the step makes once its rows have stepped), the resets of ended rows and the rest
+(bookkeeping), with the growth exponent of the total and of the step kernel between successive
+sizes (1 = linear in services). The observation holds the ``n x n`` call graph, so its copy is
+quadratic in n by size.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def measure_vector(num_envs: int, steps: int, seed: int, suite: str = "standard"
 
 def _time_steps(venv, iterations: int, seed: int) -> tuple[int, float, dict[str, float]]:
     """Reset ``venv``, warm it up, then time ``iterations`` batched steps of masked-random actions:
-    (iterations, seconds inside ``step``, seconds inside each part: ``core.step``, the resets of the
-    rows that ended, the masks; and ``reset rows``, how many rows ended)."""
+    (iterations, seconds inside ``step``, seconds inside each part: ``core.step``, the step kernel
+    within it, the resets of the rows that ended; and ``reset rows``, how many rows ended)."""
     from unittest import mock
 
     from supportgym import core
@@ -89,11 +91,12 @@ def _time_steps(venv, iterations: int, seed: int) -> tuple[int, float, dict[str,
     _, info = venv.reset(seed=seed)
     for _ in range(20):  # warm-up
         _, _, _, _, info = venv.step(_random_allowed_rows(rng, info["action_mask"]))
-    parts = {"core.step": _Timed(core.step), "resets": _Timed(venv._reset_rows), "masks": _Timed(venv.action_masks)}
+    parts = {"core.step": _Timed(core.step), "step kernel": _Timed(core.step_kernel),
+             "resets": _Timed(venv._reset_rows)}
     inside, ended = 0.0, 0
     with mock.patch.object(core, "step", parts["core.step"]), \
-            mock.patch.object(venv, "_reset_rows", parts["resets"]), \
-            mock.patch.object(venv, "action_masks", parts["masks"]):
+            mock.patch.object(core, "step_kernel", parts["step kernel"]), \
+            mock.patch.object(venv, "_reset_rows", parts["resets"]):
         for _ in range(iterations):
             actions = _random_allowed_rows(rng, info["action_mask"])
             t0 = time.perf_counter()
@@ -129,39 +132,38 @@ class _Timed:
 def measure_services(n: int, num_envs: int, steps: int, seed: int, suite_dir: Path,
                      threads: int | None = None) -> dict[str, float]:
     """µs per env-step of the vector env on ``n``-service generated systems, in total and by part
-    (``core.step``, resets, observation copy, masks, the rest), over about ``steps`` env-steps."""
+    (the step kernel, the read-out, resets, the rest), over about ``steps`` env-steps."""
     from supportgym.vector import IncidentVectorEnv
 
     path = suite_dir / f"generated-{n}.yaml"
     path.write_text(yaml.safe_dump(generated_suite(n)))
     venv = IncidentVectorEnv(num_envs=num_envs, suite=str(path), max_services=n, copy=True, threads=threads)
     iterations, inside, parts = _time_steps(venv, max(10, steps // num_envs), seed)
-    copy = _Timed(venv.state.obs.copy)
-    for _ in range(iterations):
-        copy()
     per_step = 1e6 / (iterations * num_envs)
-    out = {"total": inside * per_step, **{k: parts[k] * per_step for k in ("core.step", "resets", "masks")},
-           "obs copy": copy.seconds * per_step, "obs floats": float(venv.state.obs.shape[1])}
-    out["rest"] = out["total"] - sum(out[k] for k in ("core.step", "resets", "masks", "obs copy"))
+    out = {"total": inside * per_step, "step kernel": parts["step kernel"] * per_step,
+           "read-out": (parts["core.step"] - parts["step kernel"]) * per_step, "resets": parts["resets"] * per_step,
+           "obs floats": float(venv.state.obs.shape[1])}
+    out["rest"] = out["total"] - sum(out[k] for k in ("step kernel", "read-out", "resets"))
     return out
 
 
 def report_services(sizes: list[int], num_envs: int, steps: int, repeats: int, seed: int,
                     threads: int | None = None) -> None:
     """The table of ``measure_services`` (median total of ``repeats`` runs) with growth exponents."""
-    columns = ("total", "core.step", "resets", "obs copy", "masks", "rest")
+    columns = ("total", "step kernel", "read-out", "resets", "rest")
     print(f"\nvector env ({num_envs} rows), generated systems: µs per env-step\n{'services':>9}{'obs floats':>11}"
-          + "".join(f"{c:>11}" for c in columns) + f"{'growth':>8}")
+          + "".join(f"{c:>12}" for c in columns) + f"{'growth':>8}{'kernel':>8}")
     previous = None
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             runs = sorted((measure_services(n, num_envs, steps, seed + r, Path(tmp), threads) for r in range(repeats)),
                           key=lambda run: run["total"])
         run = runs[len(runs) // 2]
-        growth = "" if previous is None else f"{np.log(run['total'] / previous[1]) / np.log(n / previous[0]):.2f}"
-        print(f"{n:>9}{run['obs floats']:>11.0f}" + "".join(f"{run[c]:>11.1f}" for c in columns) + f"{growth:>8}",
-              flush=True)
-        previous = (n, run["total"])
+        growth = ["" if previous is None else f"{np.log(run[c] / previous[c]) / np.log(n / previous['n']):.2f}"
+                  for c in ("total", "step kernel")]
+        print(f"{n:>9}{run['obs floats']:>11.0f}" + "".join(f"{run[c]:>12.1f}" for c in columns)
+              + f"{growth[0]:>8}{growth[1]:>8}", flush=True)
+        previous = {**run, "n": n}
 
 
 def _random_allowed_rows(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:

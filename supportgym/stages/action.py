@@ -90,6 +90,9 @@ def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
 
 def allowed_range(p: Params, s: State, start: int, stop: int, out: np.ndarray) -> None:
     """``allowed`` of rows ``start:stop``, written to those rows of ``out`` (B, A)."""
+    if start == 0 and stop == len(out):  # (a small batch's every step: no slices)
+        _allowed_kernel(p.mask_table, s.param_row, s.tier, s.declared, out)
+        return
     part = slice(start, stop)
     _allowed_kernel(p.mask_table, s.param_row[part], s.tier[part], s.declared[part], out[part])
 

@@ -194,9 +194,10 @@ def signals_kernel(
             for a in range(acc_level.shape[2]):
                 level = acc_level[b, i, a]
                 top = max(top, level)
-                over = max(level - ACC_HARM_THRESHOLD[a], 0.0) / (1.0 - ACC_HARM_THRESHOLD[a])
-                e_acc += over * ACC_EFFECTS[a, EFFECT_ERROR]
-                l_acc += over * ACC_EFFECTS[a, EFFECT_LATENCY]
+                if level > ACC_HARM_THRESHOLD[a]:  # (below it the effects add 0)
+                    over = (level - ACC_HARM_THRESHOLD[a]) / (1.0 - ACC_HARM_THRESHOLD[a])
+                    e_acc += over * ACC_EFFECTS[a, EFFECT_ERROR]
+                    l_acc += over * ACC_EFFECTS[a, EFFECT_LATENCY]
             cap = capacity[i] * scale[b, i] * (1.0 - cap_lost)
             if i == during_target[b]:  # the target of a running action (0 = down for a restart)
                 cap *= during_capacity[b]

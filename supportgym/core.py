@@ -237,7 +237,7 @@ def step_kernel(params, state, table_kind, table_service, actions, streams, of_r
     for b in range(batch):
         invalid[b] = not valid[b]
     refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
-                   S.alerts, P.n_services, S.param_row, invalid)
+                   S.alerts, P.present, P.n_services, S.param_row, invalid)
 
 
 stamp_cache(__file__, globals())

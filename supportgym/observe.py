@@ -70,27 +70,29 @@ def refresh(p: Params, s: State, invalid: np.ndarray) -> None:
     the time limit, validation and customer-answer freshness, share of services alerting, and
     whether the last action was masked."""
     refresh_kernel(s.checked_at, s.time, s.svc_obs, s.glob_obs, p.time_limit, s.validation_time, s.customer_time,
-                    s.alerts, p.n_services, s.param_row, invalid)
+                    s.alerts, p.present, p.n_services, s.param_row, invalid)
 
 
 _encode_freshness = kernel(encode_freshness)
 
 
 @kernel
-def refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_time, customer_time, alerts, n_services,
-                    param_row, invalid):  # pragma: no cover - compiled
+def refresh_kernel(checked_at, time, svc_obs, glob_obs, time_limit, validation_time, customer_time, alerts, present,
+                    n_services, param_row, invalid):  # pragma: no cover - compiled
     batch, channels = checked_at.shape[0], checked_at.shape[2]
     for b in range(batch):
         pr = param_row[b]
-        firing, services = 0, n_services[pr]
-        for i in range(services):  # (padding is never read and never alerts)
+        firing, services = 0, 0
+        for i in range(n_services[pr]):  # (padding is never read and never alerts)
             for c in range(channels):
                 if checked_at[b, i, c] > -np.inf:  # (never read: 0, as the opening wrote it)
                     svc_obs[b, i, FRESH[c]] = _encode_freshness(time[b] - checked_at[b, i, c])
-            for k in range(alerts.shape[2]):
-                if alerts[b, i, k]:
-                    firing += 1
-                    break
+            if present[pr, i]:
+                services += 1
+                for k in range(alerts.shape[2]):
+                    if alerts[b, i, k]:
+                        firing += 1
+                        break
         glob_obs[b, G_ELAPSED] = min(max(time[b], 0.0) / time_limit[pr], 1.0)
         glob_obs[b, G_VALIDATION_FRESH] = _encode_freshness(time[b] - validation_time[b])
         glob_obs[b, G_CUSTOMER_FRESH] = _encode_freshness(time[b] - customer_time[b])

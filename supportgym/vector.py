@@ -181,8 +181,8 @@ class IncidentVectorEnv(VectorEnv):
         def read_out(start: int, stop: int) -> None:  # on the thread that stepped these rows
             allowed_range(self.params, state, start, stop, masks)
             if self.copy:
-                rows = slice(start, stop)
-                np.copyto(obs[rows], state.obs[rows])
+                part = slice(start, stop)
+                np.copyto(obs[part], state.obs[part])
 
         res = core.step(self.params, state, self.table, actions, self._streams, self.threads, after=read_out)
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset

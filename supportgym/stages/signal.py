@@ -257,8 +257,7 @@ def update_alerts(p: Params, s: State, sig: Signals, dt: np.ndarray) -> None:
     """Alerts fire once a true condition has held for the alert delay, unless the rule is broken;
     false alarms fire on their own schedule."""
     alerts_kernel(_all_rows(len(dt)), sig.conditions, s.alert_pending, dt, p.alert_delay, s.param_row, p.n_services,
-                  s.alert_muted,
-                  s.false_until, s.time, s.alerts, s.svc_obs)
+                  s.alert_muted, s.false_until, s.time, s.alerts, s.svc_obs)
 
 
 @kernel

@@ -95,7 +95,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
                    help="total environment steps (default: the hyperparameters' n_timesteps, or the resumed run's)")
     p.add_argument("--seed", type=_non_negative, default=d.seed, help="seed of the algorithm and the environments")
     p.add_argument("--n-envs", type=_positive, default=None, help="parallel environments (default: hyperparams)")
-    p.add_argument("--run-dir", default=None, help="run name, a directory under --runs-root (default: algo_suite_sSEED)")
+    p.add_argument("--run-dir", default=None,
+                   help="run name, a directory under --runs-root (default: algo_suite_sSEED)")
     p.add_argument("--runs-root", default=d.runs_root, help="where runs live (default: %(default)s)")
     p.add_argument("--hyperparams", default=d.hyperparams,
                    help="folder of one file per algorithm keyed by env id, as rl-zoo3 reads them, or one such file "

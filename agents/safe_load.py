@@ -132,8 +132,9 @@ def read_model_file(path: Path, replace: dict[str, Any] | None = None) -> dict[s
             names = archive.namelist()
             unexpected = sorted(set(names) - ZIP_ENTRIES - STATE_FILES)
             if unexpected:
+                expected = ", ".join(sorted(ZIP_ENTRIES | STATE_FILES))
                 raise ModelLoadError(f"{path}: refused to load: unexpected entry {unexpected[0]!r} "
-                                     f"(a stable-baselines3 model holds {', '.join(sorted(ZIP_ENTRIES | STATE_FILES))})")
+                                     f"(a stable-baselines3 model holds {expected})")
             if archive.getinfo("data").file_size > MAX_DATA_BYTES:
                 raise ModelLoadError(f"{path}: its 'data' entry is larger than {MAX_DATA_BYTES >> 20} MiB: not a model")
             data = json.loads(archive.read("data"))

@@ -54,7 +54,8 @@ MITIGATION_OF = {
 
 
 def make_env(suite: str) -> gym.Env:
-    return gym.make("supportgym/Incident-v1", suite=suite, max_services=max(DEFAULT_MAX_SERVICES, supportgym.load_suite(suite).max_services))
+    slots = max(DEFAULT_MAX_SERVICES, supportgym.load_suite(suite).max_services)
+    return gym.make("supportgym/Incident-v1", suite=suite, max_services=slots)
 
 
 def root_cause_mix(suite: str, episodes: int, seed: int = 0) -> dict[str, float]:

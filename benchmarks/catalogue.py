@@ -220,7 +220,8 @@ def _topology(t: Topology) -> list[str]:
 
 
 def build(seeds: int, workers: int) -> str:
-    names = sorted(builtin_suites(training_distributions=False), key=lambda n: (SUITE_ORDER.index(n) if n in SUITE_ORDER else len(SUITE_ORDER), n))
+    names = sorted(builtin_suites(training_distributions=False),
+                   key=lambda n: (SUITE_ORDER.index(n) if n in SUITE_ORDER else len(SUITE_ORDER), n))
     suites = [load_suite(name) for name in names]
     tasks = [(suite.name, s.name, seeds) for suite in suites for s in suite.scenarios]
     # Each task returns its own suite and scenario, so results may come back in any order.

@@ -41,7 +41,9 @@ def main() -> None:
     # Reference lines: each baseline's latest score (the same episodes at every evaluation).
     baselines = {tag[len(prefix):-len("_score")]: values[-1][1] for tag, values in scalars.items()
                  if tag.startswith(prefix) and tag.endswith("_score")}
-    title = f"{args.run_dir.name}: periodic evaluation" + (f" on {args.watched} (watched, not selected on)" if suffix else "")
+    title = f"{args.run_dir.name}: periodic evaluation"
+    if suffix:
+        title += f" on {args.watched} (watched, not selected on)"
     write_learning_curve(args.out, title, scalars[curve], baselines)
     print(f"wrote {args.out}")
 

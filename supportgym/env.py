@@ -213,7 +213,8 @@ class IncidentEnv(gym.Env):
 
     def step(self, action):
         if self.state is None or self._done:
-            raise RuntimeError("call reset() before step(): " + ("the episode has ended" if self._done else "no episode"))
+            why = "the episode has ended" if self._done else "no episode"
+            raise RuntimeError(f"call reset() before step(): {why}")
         a = action_index(action, self.table.n)
         started = float(self.state.time[0])
         self._action[0] = a

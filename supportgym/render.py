@@ -82,4 +82,6 @@ def render_ansi(s: State | None, scenario: str | None, names: Sequence[str],
 
 def age_text(minutes: float) -> str:
     """Minutes as a short age: ``42m``, ``5h``, ``3d``."""
-    return f"{minutes:.0f}m" if minutes < 120 else f"{minutes / 60:.0f}h" if minutes < 2880 else f"{minutes / 1440:.0f}d"
+    if minutes < 120:
+        return f"{minutes:.0f}m"
+    return f"{minutes / 60:.0f}h" if minutes < 2880 else f"{minutes / 1440:.0f}d"

@@ -179,7 +179,8 @@ def standard_normal(streams, r):
                 yy = -np.log1p(-random(streams, r))
                 if yy + yy > xx * xx:
                     return -(ZIGGURAT_R + xx) if ((magnitude >> np.uint64(8)) & np.uint64(1)) else ZIGGURAT_R + xx
-        elif (ZIGGURAT_FI[layer - 1] - ZIGGURAT_FI[layer]) * random(streams, r) + ZIGGURAT_FI[layer] < np.exp(-0.5 * x * x):
+        elif ((ZIGGURAT_FI[layer - 1] - ZIGGURAT_FI[layer]) * random(streams, r) + ZIGGURAT_FI[layer]
+              < np.exp(-0.5 * x * x)):
             return x
 
 

@@ -103,7 +103,8 @@ def test_same_seed_same_numbers():
     (("--seed", "-1"), "--seed must be at least 0"),
     (("--max-services", "0"), "--max-services must be at least 1"),
     (("--max-services", "10"), "a topology has 11 services but the environment allows at most max_services=10"),
-    (("--suite", "hard", "--max-services", "13"), "a topology has 14 services but the environment allows at most max_services=13"),
+    (("--suite", "hard", "--max-services", "13"),
+     "a topology has 14 services but the environment allows at most max_services=13"),
     (("--episodes", "abc"), "invalid int value: 'abc'"),
 ])
 def test_bad_arguments_exit_2_with_one_line_before_any_work(args, message):

@@ -83,7 +83,8 @@ def direct_imports(module: str, with_parents: bool = True) -> frozenset[str]:
         else:
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             targets = []
             for a in node.names:
                 if module_path(f"{base}.{a.name}") is not None:

@@ -170,7 +170,8 @@ def test_the_evidence_says_what_it_pointed_to_and_whether_that_was_the_root_caus
         env.step(oracle_policy(env, 0))
     names = u.scenario.topology.names
     evidence = section(u.incident_report(), "Evidence")
-    assert f"check logs {names[culprit]}: deploy exception → points to bad_deploy or latent_bug on {names[culprit]} ✓" in evidence
+    assert (f"check logs {names[culprit]}: deploy exception → points to bad_deploy or latent_bug on "
+            f"{names[culprit]} ✓") in evidence
     assert f"a recent deploy on {names[culprit]} ✓ the root cause" in evidence
 
 

@@ -189,7 +189,8 @@ def test_vec_normalize_statistics_load_safely(tmp_path):
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    venv = VecNormalize(make_vec_env("supportgym/Incident-v1", n_envs=1, env_kwargs={"suite": "tutorial", "render_mode": None}))
+    venv = VecNormalize(make_vec_env("supportgym/Incident-v1", n_envs=1,
+                                     env_kwargs={"suite": "tutorial", "render_mode": None}))
     venv.reset()
     venv.step([0])
     path = tmp_path / "model_vecnormalize.pkl"

@@ -125,4 +125,5 @@ def test_the_readme_picture_is_current(tmp_path, capsys):
     new = np.asarray(Image.open(tmp_path / "render.png"), dtype=float)
     shipped = np.asarray(Image.open(Path(__file__).resolve().parent.parent / "docs" / "render.png"), dtype=float)
     assert new.shape == shipped.shape == SHAPE
-    assert np.abs(new - shipped).mean() < 1.0, "docs/render.png is stale: python -m supportgym.picture --out docs/render.png"
+    assert np.abs(new - shipped).mean() < 1.0, \
+        "docs/render.png is stale: python -m supportgym.picture --out docs/render.png"

@@ -124,8 +124,8 @@ class Number:
 
 #: The known hyperparameters of the four algorithms and of train.py, with their ranges.
 KNOWN: dict[str, Number] = {
-    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), CRITIC_WARMUP_KEY: Number(int, 0), "n_steps": Number(int, 1),
-    "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
+    "n_timesteps": Number(int, 1), "n_envs": Number(int, 1), CRITIC_WARMUP_KEY: Number(int, 0),
+    "n_steps": Number(int, 1), "batch_size": Number(int, 1), "n_epochs": Number(int, 1),
     "learning_rate": Number(float, 0, open_low=True), "gamma": Number(float, 0, 1, open_low=True),
     "gae_lambda": Number(float, 0, 1), "ent_coef": Number(float, 0), "vf_coef": Number(float, 0),
     "clip_range": Number(float, 0, open_low=True), "max_grad_norm": Number(float, 0, open_low=True),
@@ -172,7 +172,8 @@ def _check_normalize(value: Any, where: str) -> dict[str, Any] | bool:
         kind = NORMALIZE_KEYS.get(name)
         if kind is None:
             raise ConfigError(f"{where}: unknown VecNormalize setting {name!r} (known: {', '.join(NORMALIZE_KEYS)})")
-        valid = isinstance(setting, bool) if kind is bool else Number(float, 0, open_low=True).check(setting) is not None
+        positive = Number(float, 0, open_low=True)
+        valid = isinstance(setting, bool) if kind is bool else positive.check(setting) is not None
         if not valid:
             raise ConfigError(f"{where}: {name} must be {'true or false' if kind is bool else 'a positive number'}")
     return value

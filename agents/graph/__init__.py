@@ -23,8 +23,9 @@ global features). Used by SB3 ``PPO`` (:class:`GraphPolicy`) and sb3-contrib ``M
 
 A model trained at one ``max_services`` plays another through :func:`load_graph_policy`.
 
-Modules: ``layout`` (the observation's layout), ``network`` (encoder and heads), ``policies`` (the SB3 policies), ``loading`` (safe loading at any
-``max_services``, and the agent that plays any env).
+Modules: ``layout`` (the observation's layout), ``network`` (encoder and heads), ``policies``
+(the SB3 policies), ``loading`` (safe loading at any ``max_services``, and the agent that plays
+any env).
 """
 
 from agents.graph.layout import GraphLayout, native_layout

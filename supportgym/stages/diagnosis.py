@@ -3,7 +3,8 @@
 The hidden world reaches the agent only through these checks, each with its own noise: noisy
 metric readings; log signatures that a misleading but harmless error can outshout; traces that
 sometimes blame the wrong hop; a reproduction (L2's synthetic request through an entry path)
-that shows whether users are failing there and which hop the failure starts at. Evidence is a snapshot: its freshness fades (``observe.refresh``).
+that shows whether users are failing there and which hop the failure starts at. Evidence is a
+snapshot: its freshness fades (``observe.refresh``).
 """
 
 from __future__ import annotations

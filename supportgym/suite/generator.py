@@ -1,7 +1,8 @@
 """The seeded scenario generator: random topologies, faults from a weighted mix, noise, red herrings.
 
 A generated scenario is plain suite-file data, validated by the same code as a hand-written one,
-so everything the generator makes is an ordinary :class:`~supportgym.suite.Scenario` (``loading.py`` validates it; this module never loads). Scenario
+so everything the generator makes is an ordinary :class:`~supportgym.suite.Scenario`
+(``loading.py`` validates it; this module never loads). Scenario
 ``i`` of seed ``s`` is drawn from ``numpy.random.default_rng([s, i])`` alone: the same seed and
 settings give the same scenario, however many are generated alongside it.
 

@@ -305,7 +305,8 @@ def _build(spec: SuiteSpec, source: str) -> Suite:
         topo = topologies[sc.topology]
         for j, fault in enumerate(sc.faults):
             _check_fault(fault, topo, source, f"{where}.faults[{j}]")
-        noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source, ("scenarios", i, "noise"))
+        noise = _validate(NoiseSpec, {**spec.defaults.noise.model_dump(), **sc.noise}, source,
+                          ("scenarios", i, "noise"))
         scenarios.append(_scenario(sc, spec, topo, noise))
     return Suite(spec.name, spec.description, source, tuple(scenarios), spec.reward, spec.heldout)
 

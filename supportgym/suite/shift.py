@@ -206,8 +206,9 @@ def build_shift_suite(raw: Any, source: str = "<data>", max_services: int | None
         on_topology = [sc for sc in base.scenarios if sc.topology.name == sys_spec.topology]
         if not on_topology:
             topologies = sorted({sc.topology.name for sc in base.scenarios})
-            raise SuiteError(source, f"{where}.topology", f"no scenario of {base.name!r} is on topology "
-                                                          f"{sys_spec.topology!r} (its topologies: {', '.join(topologies)})")
+            raise SuiteError(source, f"{where}.topology",
+                             f"no scenario of {base.name!r} is on topology {sys_spec.topology!r} "
+                             f"(its topologies: {', '.join(topologies)})")
         total = sys_spec.one_off_rate + sum(w.rate for w in sys_spec.weaknesses)
         if total > 1.0 + 1e-9:
             raise SuiteError(source, f"{where}.weaknesses", f"the rates and one_off_rate add up to {total:g}; "

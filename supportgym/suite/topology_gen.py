@@ -77,7 +77,8 @@ class _Graph:
 
     def __init__(self, rng: np.random.Generator, vocabulary: str):
         self.rng = rng
-        self.pools = {role: [str(x) for x in rng.permutation(names)] for role, names in VOCABULARIES[vocabulary].items()}
+        self.pools = {role: [str(x) for x in rng.permutation(names)]
+                      for role, names in VOCABULARIES[vocabulary].items()}
         self.taken: set[str] = set()
         self.services: dict[str, dict[str, Any]] = {}
         self.calls: dict[tuple[str, str], float] = {}

@@ -171,8 +171,7 @@ def open_kernel(params, state):  # pragma: no cover - compiled
     alerts_kernel(rows, conditions, S.alert_pending, no_time, P.alert_delay, S.param_row, P.n_services, S.alert_muted,
                   S.false_until, S.time, S.alerts, S.svc_obs)
     refresh_kernel(S.checked_at, S.time, S.svc_obs, S.glob_obs, P.time_limit, S.validation_time, S.customer_time,
-                   S.alerts, P.present, P.n_services, S.param_row,
-                   np.zeros(batch, np.bool_))
+                   S.alerts, P.present, P.n_services, S.param_row, np.zeros(batch, np.bool_))
 
 
 # --- the scenario's frozen parameters -------------------------------------------------------

@@ -186,22 +186,22 @@ class IncidentVectorEnv(VectorEnv):
 
         res = core.step(self.params, state, self.table, actions, self._streams, self.threads, after=read_out)
         if self.max_episode_steps is not None:  # as a TimeLimit around a single env: its steps since reset
-            res.truncated |= self.state.steps >= self.max_episode_steps
+            res.truncated |= state.steps >= self.max_episode_steps
         ended = res.terminated | res.truncated
         for hook in self.step_end_hooks:
-            hook(self.state)
+            hook(state)
         infos: dict[str, Any] = {"minutes": res.minutes, "_minutes": self._ones,
                                  "invalid_action": res.invalid, "_invalid_action": self._ones}
         if ended.any():
             rows = np.flatnonzero(ended)
             final_obs = np.full(self.num_envs, None, dtype=object)
             metrics = np.full(self.num_envs, None, dtype=object)
-            ended_obs = self.state.obs[rows]  # one copy of them all; each row's is a view of it
+            ended_obs = state.obs[rows]  # one copy of them all; each row's is a view of it
             for j, (i, ended_metrics) in enumerate(zip(rows.tolist(), self.rows_metrics(rows))):
                 final_obs[i] = ended_obs[j]
                 metrics[i] = ended_metrics
             final_masks = np.zeros((self.num_envs, self.table.n), dtype=bool)
-            final_masks[rows] = allowed_rows(self.params, self.state, rows)
+            final_masks[rows] = allowed_rows(self.params, state, rows)
             infos.update(final_obs=final_obs, _final_obs=ended, episode_metrics=metrics, _episode_metrics=ended,
                          final_info={"action_mask": final_masks, "_action_mask": ended,
                                      "episode_metrics": metrics, "_episode_metrics": ended})

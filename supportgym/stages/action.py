@@ -80,11 +80,11 @@ def allowed(p: Params, s: State, threads: int = 1) -> np.ndarray:
     """(B, A) bool: each row's ``Params.mask_table`` entry at its tier and declared severity (a
     large batch in ranges of rows on up to ``threads`` threads)."""
     out = np.empty((len(s.tier), p.mask_table.shape[-1]), dtype=np.bool_)
-    if not splits(len(out), threads, MASK_ROWS_PER_THREAD):
-        _allowed_kernel(p.mask_table, s.param_row, s.tier, s.declared, out)
-        return out
-    run_ranges(lambda start, stop: allowed_range(p, s, start, stop, out),
-               row_ranges(len(out), threads, MASK_ROWS_PER_THREAD))
+    if splits(len(out), threads, MASK_ROWS_PER_THREAD):
+        run_ranges(lambda start, stop: allowed_range(p, s, start, stop, out),
+                   row_ranges(len(out), threads, MASK_ROWS_PER_THREAD))
+    else:
+        allowed_range(p, s, 0, len(out), out)
     return out
 
 
